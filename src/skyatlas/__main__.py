@@ -1,0 +1,3 @@
+from skyatlas.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP surfaces: the SpaceONE verb dialect, its OpenAPI document and docs."""

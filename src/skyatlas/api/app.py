@@ -1,0 +1,101 @@
+"""The ASGI application: SpaceONE verbs, health check, reflection, OpenAPI and offline docs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from skyatlas import __version__
+from skyatlas.api.docs import SWAGGER_DIR, docs_page
+from skyatlas.api.limits import BodySizeLimit
+from skyatlas.api.openapi import build_openapi
+from skyatlas.api.registry import Registry
+from skyatlas.api.transport import json_response, mount_verbs
+from skyatlas.errors import SkyatlasError
+from skyatlas.runtime import Runtime
+
+log = logging.getLogger("skyatlas.api")
+
+_HTTP_CODES = {404: "ERROR_NOT_FOUND", 405: "ERROR_METHOD_NOT_ALLOWED"}
+
+
+def build_registry() -> Registry:
+    """Every service's verbs. Services register themselves; nothing here knows their verbs."""
+    from skyatlas.identity.verbs import register as register_identity
+
+    registry = Registry()
+    register_identity(registry)
+    return registry
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"detail": {"code": code, "message": message}}
+
+
+def create_app(runtime: Runtime, registry: Registry | None = None) -> FastAPI:
+    registry = registry or build_registry()
+    app = FastAPI(
+        title="skyatlas",
+        version=__version__,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    app.state.registry = registry
+    openapi_doc = build_openapi(registry)
+
+    @app.exception_handler(SkyatlasError)
+    async def _skyatlas_error(_request: Request, exc: SkyatlasError) -> Response:
+        return json_response(error_body(exc.code, exc.message), exc.status)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, _exc: IntegrityError) -> Response:
+        # Two requests raced past the same uniqueness check; the loser's change is rolled back.
+        return json_response(
+            error_body("ERROR_CONFLICT", "the change conflicts with an existing record"), 409
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _operational(_request: Request, exc: OperationalError) -> Response:
+        log.error("store unavailable: %s", exc.orig.__class__.__name__)
+        return json_response(
+            error_body("ERROR_UNAVAILABLE", "the store is busy or unreachable; retry shortly"),
+            503,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> Response:
+        code = _HTTP_CODES.get(exc.status_code, "ERROR_HTTP")
+        message = "no such service, resource or verb" if exc.status_code == 404 else exc.detail
+        return json_response(error_body(code, str(message)), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error")
+        return json_response(error_body("ERROR_INTERNAL", "internal error"), 500)
+
+    async def check(_request: Request) -> Response:
+        return json_response({"status": "SERVING"})
+
+    async def reflection(_request: Request) -> Response:
+        return json_response(registry.reflection())
+
+    async def openapi(_request: Request) -> Response:
+        return json_response(openapi_doc)
+
+    app.add_route("/check", check, methods=["GET"])
+    app.add_route("/api/reflection", reflection, methods=["GET"])
+    app.add_route("/openapi.json", openapi, methods=["GET"])
+    app.add_route("/docs", docs_page, methods=["GET"])
+    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
+    mount_verbs(app, runtime, registry)
+    app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
+    return app

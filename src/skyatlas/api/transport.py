@@ -1,0 +1,92 @@
+"""The SpaceONE transport: every registered verb becomes `POST /{service}/{resource}/{verb}`.
+
+One road for every request: read the body → authenticate → role-type and permission gate →
+validate the body → run the handler in one transaction → JSON. Authentication comes first so an
+anonymous caller learns nothing from validation errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from skyatlas.api.registry import Registry, Verb
+from skyatlas.errors import InvalidParameter, PermissionDenied
+from skyatlas.identity.caller import authenticate
+from skyatlas.runtime import Ctx, Runtime
+
+
+def json_response(content: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    """`Authorization: Bearer <secret>` or `X-Auth-Token: <secret>` (both dialects' headers)."""
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    token = request.headers.get("x-auth-token")
+    return token.strip() if token and token.strip() else None
+
+
+def validation_message(exc: ValidationError) -> str:
+    """Where and what, never the offending input (it may be a secret)."""
+    parts = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{loc}: {err['msg']}")
+    return "invalid request: " + "; ".join(parts[:10])
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidParameter(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidParameter("the body must be a JSON object")
+    return payload
+
+
+def run_verb(runtime: Runtime, verb: Verb, token: str | None, body: bytes) -> Any:
+    with runtime.store.begin(write=verb.action == "write") as conn:
+        caller = authenticate(conn, runtime.keys, token)
+        if caller.role_type not in verb.roles:
+            raise PermissionDenied(
+                f"{verb.operation_id} is not allowed for a {caller.role_type} app"
+            )
+        if not caller.may(verb.permission):
+            raise PermissionDenied(f"the app's role lacks the permission {verb.permission}")
+        try:
+            request = verb.request.model_validate(parse_body(body))
+        except ValidationError as exc:
+            raise InvalidParameter(validation_message(exc)) from None
+        return verb.handler(Ctx(conn=conn, caller=caller, runtime=runtime), request)
+
+
+def verb_endpoint(runtime: Runtime, verb: Verb) -> Any:
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        result = await run_in_threadpool(run_verb, runtime, verb, bearer_token(request), body)
+        return json_response(result)
+
+    endpoint.__name__ = verb.operation_id.replace(".", "_").replace("-", "_")
+    return endpoint
+
+
+def mount_verbs(app: Any, runtime: Runtime, registry: Registry) -> None:
+    for verb in registry:
+        app.add_route(verb.path, verb_endpoint(runtime, verb), methods=["POST"])

@@ -1,0 +1,1 @@
+"""Identity: domains, workspaces, projects, roles, apps and their client secrets, callers."""

@@ -1,0 +1,125 @@
+"""First start of an empty store: the domain, the `default` workspace and the admin app.
+
+This is the only way the first credential comes to exist. It runs under the migration lock, so
+of several processes starting together exactly one creates the domain; the rest find it.
+The admin secret goes to `<data dir>/bootstrap.json` (0600) and nowhere else: not the console,
+not the log, not the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Connection, insert, select
+
+from skyatlas.identity.roles import MANAGED_ROLE_IDS, RoleType
+from skyatlas.identity.tokens import create_domain_key, issue_client_secret
+from skyatlas.ids import new_id, utcnow
+from skyatlas.runtime import Runtime
+from skyatlas.store.tables import apps, domains, workspaces
+
+BOOTSTRAP_FILE = "bootstrap.json"
+DOMAIN_NAME = "skyatlas"
+ADMIN_APP_LIFETIME = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    created: bool
+    path: Path
+    domain_id: str
+
+
+def _write_private(path: Path, content: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(content, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def bootstrap(conn: Connection, runtime: Runtime) -> BootstrapResult:
+    settings = runtime.settings
+    path = Path(settings.data_dir).resolve() / BOOTSTRAP_FILE
+    existing = conn.execute(select(domains.c.domain_id).limit(1)).scalar_one_or_none()
+    if existing is not None:
+        return BootstrapResult(created=False, path=path, domain_id=existing)
+
+    now = utcnow()
+    domain_id = new_id("domain")
+    workspace_id = new_id("workspace")
+    app_id = new_id("app")
+    client_id = str(uuid.uuid4())
+    expires = now + ADMIN_APP_LIFETIME
+    conn.execute(
+        insert(domains).values(
+            domain_id=domain_id,
+            name=DOMAIN_NAME,
+            state="ENABLED",
+            tags={},
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    create_domain_key(conn, runtime.sealer, domain_id)
+    conn.execute(
+        insert(workspaces).values(
+            workspace_id=workspace_id,
+            domain_id=domain_id,
+            name="default",
+            state="ENABLED",
+            tags={},
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    conn.execute(
+        insert(apps).values(
+            app_id=app_id,
+            domain_id=domain_id,
+            workspace_id=None,
+            name="bootstrap-admin",
+            state="ENABLED",
+            role_id=MANAGED_ROLE_IDS[RoleType.DOMAIN_ADMIN],
+            role_type=RoleType.DOMAIN_ADMIN.value,
+            resource_group="DOMAIN",
+            project_id=None,
+            project_group_id=None,
+            client_id=client_id,
+            expired_at=expires,
+            tags={"created_by": "bootstrap"},
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    secret = issue_client_secret(
+        conn,
+        runtime.sealer,
+        domain_id=domain_id,
+        workspace_id=None,
+        role_type=RoleType.DOMAIN_ADMIN.value,
+        app_id=app_id,
+        client_id=client_id,
+        expires_at=expires,
+        issued_at=now,
+    )
+    # Written inside the transaction: if the file cannot be written, nothing is committed and
+    # the next start tries again instead of leaving a domain nobody can sign in to.
+    _write_private(
+        path,
+        {
+            "endpoint": settings.endpoint,
+            "domain_id": domain_id,
+            "workspace_id": workspace_id,
+            "app_id": app_id,
+            "client_secret": secret,
+        },
+    )
+    return BootstrapResult(created=True, path=path, domain_id=domain_id)

@@ -1,0 +1,18 @@
+"""The identity service's verbs, one module per resource."""
+
+from skyatlas.api.registry import Registry
+
+
+def register(registry: Registry) -> None:
+    from skyatlas.identity.verbs import (
+        app,
+        domain,
+        project,
+        project_group,
+        role,
+        service_account,
+        workspace,
+    )
+
+    for module in (domain, workspace, project_group, project, role, app, service_account):
+        module.register(registry)

@@ -1,0 +1,121 @@
+"""Helpers every identity verb uses: field sets, lookups that 404 alike, list and stat."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, Table, select
+
+from skyatlas.errors import not_found
+from skyatlas.ids import iso
+from skyatlas.query.compile import Field, FieldSet
+from skyatlas.query.execute import run_list, run_stat
+from skyatlas.query.model import Condition
+from skyatlas.query.spaceone import parse_query, parse_stat_query
+
+DATETIME_COLUMNS = ("created_at", "updated_at", "expired_at", "last_accessed_at")
+
+
+def field_set(
+    table: Table,
+    id_key: str,
+    *,
+    exclude: Sequence[str] = (),
+    keyword: tuple[str, ...] = ("name",),
+) -> FieldSet:
+    """Every plain column is a field; `tags.<key>` and `data.<path>` reach into JSON."""
+    columns: dict[str, Field] = {}
+    maps = {}
+    for col in table.columns:
+        if col.name in exclude:
+            continue
+        if col.name in ("tags", "data"):
+            maps[col.name] = (col, col.name == "data")
+            continue
+        if col.name == "permissions":
+            continue
+        kind = "datetime" if col.name in DATETIME_COLUMNS else "string"
+        if col.name in ("is_managed",):
+            kind = "boolean"
+        columns[col.name] = Field(col, kind)  # type: ignore[arg-type]
+    return FieldSet(id_key=id_key, columns=columns, maps=maps, keyword=(id_key, *keyword))
+
+
+def render(row: Row[Any], *, hide: Sequence[str] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row._mapping.items():
+        if key in hide:
+            continue
+        out[key] = iso(value) if key in DATETIME_COLUMNS else value
+    return out
+
+
+def fetch_one(
+    conn: Connection,
+    table: Table,
+    id_column: str,
+    value: str,
+    scope: Sequence[ColumnElement[bool]],
+    kind: str,
+) -> Row[Any]:
+    """The row with this id if the caller may see it; otherwise the same 404 as a missing id."""
+    row = conn.execute(select(table).where(table.c[id_column] == value, *scope)).one_or_none()
+    if row is None:
+        raise not_found(kind, id_column, value)
+    return row
+
+
+def list_rows(
+    conn: Connection,
+    table: Table,
+    fields: FieldSet,
+    raw_query: Any,
+    params: Mapping[str, Any],
+    scope: Sequence[ColumnElement[bool]],
+    to_record: Callable[[Row[Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """A list verb: the query plus top-level params (`eq`, or `in` for a list) as filters."""
+    query = parse_query(raw_query)
+    extra = [
+        Condition(
+            key=k,
+            op="in" if isinstance(v, list) else "eq",
+            value=tuple(v) if isinstance(v, list) else v,
+            label=k,
+        )
+        for k, v in params.items()
+        if v is not None
+    ]
+    if extra:
+        query = query.with_filters(*extra)
+    return run_list(conn, table, fields, query, to_record, scope=scope)
+
+
+def stat_rows(
+    conn: Connection,
+    table: Table,
+    fields: FieldSet,
+    raw_query: Any,
+    scope: Sequence[ColumnElement[bool]],
+) -> dict[str, Any]:
+    return run_stat(conn, table, fields, parse_stat_query(raw_query), scope=scope)
+
+
+def verb_factory(registry: Any, resource: str, service: str = "identity") -> Callable[..., Any]:
+    """`verb(name, request, response, roles, summary)` for one resource of one service."""
+
+    def verb(
+        name: str, request: type, response: type | None, roles: frozenset, summary: str
+    ) -> Callable[..., Any]:
+        return registry.verb(
+            service,
+            resource,
+            name,
+            request=request,
+            response=response,
+            roles=roles,
+            summary=summary,
+        )
+
+    return verb

@@ -1,0 +1,198 @@
+"""Compile the query model into SQLAlchemy expressions, one code path for SQLite and PostgreSQL.
+
+A `FieldSet` is the only way a key becomes SQL: it maps each allowed key to an expression built
+from table columns (JSON paths bind their path segments as parameters). A key the set does not
+know is a 400, so no key, value or sort key ever reaches the database as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
+from sqlalchemy.sql.elements import UnaryExpression
+
+from skyatlas.errors import InvalidParameter
+from skyatlas.ids import parse_iso
+from skyatlas.query.model import EMPTY_LIST, Condition, Query, SortKey, StatQuery
+
+FieldType = Literal["string", "number", "boolean", "datetime"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One queryable key: its SQL expression and the type of its values."""
+
+    expr: ColumnElement[Any]
+    type: FieldType = "string"
+
+
+@dataclass(frozen=True)
+class FieldSet:
+    """The keys a resource answers to.
+
+    `columns` are exact keys; `maps` are JSON objects reached as `<name>.<rest>`: a flat map
+    takes `<rest>` whole as one key (tag keys may contain dots, `tags.app.kubernetes.io/name`),
+    a nested one follows `<rest>` as a dotted path (`data.account.id`). `keyword` lists the keys
+    a keyword token is matched against.
+    """
+
+    id_key: str
+    columns: Mapping[str, Field]
+    maps: Mapping[str, tuple[ColumnElement[Any], bool]] = dc_field(default_factory=dict)
+    keyword: tuple[str, ...] = ()
+
+    def resolve(self, key: str, where: str = "") -> Field:
+        field = self.columns.get(key)
+        if field is not None:
+            return field
+        head, _, rest = key.partition(".")
+        if rest and head in self.maps:
+            column, nested = self.maps[head]
+            path = tuple(rest.split(".")) if nested else rest
+            if nested and not all(path):
+                raise InvalidParameter(f"{where}: '{key}' has an empty path segment")
+            return Field(column[path].as_string(), "string")
+        known = sorted(self.columns) + [f"{name}.<key>" for name in self.maps]
+        prefix = f"{where}: " if where else ""
+        raise InvalidParameter(f"{prefix}unknown field '{key}'; known fields: {', '.join(known)}")
+
+
+def _coerce(field: Field, value: Any, label: str) -> Any:
+    """Check a scalar against the field's type; a mismatch is a 400, never a silent non-match."""
+    if value is None:
+        return None
+    if field.type == "datetime":
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return parse_iso(value)
+            except ValueError:
+                pass
+        raise InvalidParameter(f"{label}: this field holds timestamps; give an ISO 8601 string")
+    if field.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        raise InvalidParameter(f"{label}: this field holds true/false values")
+    if field.type == "number":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        raise InvalidParameter(f"{label}: this field holds numbers")
+    if isinstance(value, str):
+        return value
+    raise InvalidParameter(f"{label}: this field holds strings; give a string value")
+
+
+def _like(expr: ColumnElement[Any], text: str) -> ColumnElement[bool]:
+    """Case-insensitive literal substring; `%`, `_` and the escape char match themselves."""
+    return func.lower(expr).contains(text.lower(), autoescape=True)
+
+
+def _in(field: Field, values: Iterable[Any], label: str) -> ColumnElement[bool]:
+    items = [v for v in values if v is not None and v is not EMPTY_LIST]
+    wants_missing = any(v is None or v is EMPTY_LIST for v in values)
+    coerced = [_coerce(field, v, label) for v in items]
+    clause: ColumnElement[bool] = field.expr.in_(coerced) if coerced else false()
+    if wants_missing:
+        clause = or_(clause, field.expr.is_(None))
+    return clause
+
+
+def _regex(expr: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
+    return expr.regexp_match(pattern, flags="i")
+
+
+_ORDERED: dict[str, Callable[[ColumnElement[Any], Any], ColumnElement[bool]]] = {
+    "lt": lambda e, v: e < v,
+    "lte": lambda e, v: e <= v,
+    "gt": lambda e, v: e > v,
+    "gte": lambda e, v: e >= v,
+}
+
+
+def compile_condition(cond: Condition, fields: FieldSet) -> ColumnElement[bool]:
+    field = fields.resolve(cond.key, cond.label)
+    expr, op, value, label = field.expr, cond.op, cond.value, cond.label
+    if op == "eq":
+        return expr.is_(None) if value is None else expr == _coerce(field, value, label)
+    if op == "not":
+        if value is None:
+            return expr.is_not(None)
+        return or_(expr != _coerce(field, value, label), expr.is_(None))
+    if op in _ORDERED:
+        return _ORDERED[op](expr, _coerce(field, value, label))
+    if op == "in":
+        return _in(field, value, label)
+    if op == "not_in":
+        return (
+            not_(_in(field, value, label))
+            if any(v is None or v is EMPTY_LIST for v in value)
+            else or_(not_(_in(field, value, label)), expr.is_(None))
+        )
+    if op in ("contain", "not_contain", "contain_in", "not_contain_in", "regex", "regex_in"):
+        if field.type != "string":
+            raise InvalidParameter(f"{label}: operator '{op}' works on string fields only")
+        if op == "contain":
+            return _like(expr, value)
+        if op == "not_contain":
+            return or_(not_(_like(expr, value)), expr.is_(None))
+        if op == "contain_in":
+            return or_(*[_like(expr, v) for v in value]) if value else false()
+        if op == "not_contain_in":
+            if not value:
+                return true()
+            return or_(not_(or_(*[_like(expr, v) for v in value])), expr.is_(None))
+        if op == "regex":
+            return _regex(expr, value)
+        return or_(*[_regex(expr, v) for v in value]) if value else false()
+    if op == "exists":
+        return expr.is_not(None) if value else expr.is_(None)
+    if op.startswith(("datetime_", "timediff_")):
+        if field.type != "datetime":
+            raise InvalidParameter(f"{label}: operator '{op}' works on timestamp fields only")
+        return _ORDERED[op.split("_", 1)[1]](expr, value)
+    if op == "match":
+        raise InvalidParameter(
+            f"{label}: operator 'match' works on lists of objects; '{cond.key}' is not one"
+        )
+    raise InvalidParameter(f"{label}: unknown operator '{op}'")  # pragma: no cover
+
+
+def compile_keyword(keyword: str | None, fields: FieldSet) -> ColumnElement[bool] | None:
+    """Every token must be a substring of at least one keyword field (tokens AND together)."""
+    if not keyword or not fields.keyword:
+        return None
+    exprs = [fields.resolve(k).expr for k in fields.keyword]
+    return and_(*[or_(*[_like(e, token) for e in exprs]) for token in keyword.split()])
+
+
+def compile_where(
+    query: Query | StatQuery, fields: FieldSet, *extra: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """filter (AND) ∧ (filter_or, ORed) ∧ keyword ∧ any scope clauses the service adds."""
+    parts: list[ColumnElement[bool]] = list(extra)
+    parts.extend(compile_condition(c, fields) for c in query.filter)
+    if query.filter_or:
+        parts.append(or_(*[compile_condition(c, fields) for c in query.filter_or]))
+    kw = compile_keyword(query.keyword, fields)
+    if kw is not None:
+        parts.append(kw)
+    return and_(true(), *parts)
+
+
+def order_by(
+    sort: Iterable[SortKey], fields: FieldSet, where: str = "query.sort"
+) -> list[UnaryExpression[Any]]:
+    """ORDER BY the given keys, NULLs first ascending / last descending on both backends,
+    then by the id so that equal keys never make pages overlap or skip."""
+    clauses: list[UnaryExpression[Any]] = []
+    for i, key in enumerate(sort):
+        expr = fields.resolve(key.key, f"{where}[{i}]").expr
+        clauses.append(expr.desc().nulls_last() if key.desc else expr.asc().nulls_first())
+    clauses.append(fields.resolve(fields.id_key).expr.asc())
+    return clauses

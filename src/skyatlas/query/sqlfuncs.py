@@ -1,0 +1,101 @@
+"""SQL functions whose spelling differs between SQLite and PostgreSQL, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import JSON, String
+
+# strftime directives we accept and their PostgreSQL to_char equivalents.
+_PG_FORMAT = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
+
+
+def pg_date_format(fmt: str) -> str:
+    out, i = [], 0
+    while i < len(fmt):
+        token = fmt[i : i + 2]
+        if token in _PG_FORMAT:
+            out.append(_PG_FORMAT[token])
+            i += 2
+            continue
+        ch = fmt[i]
+        # Anything that is not a directive is quoted so to_char copies it literally.
+        out.append('"' + ch.replace('"', '\\"') + '"' if ch.isalnum() else ch)
+        i += 1
+    return "".join(out)
+
+
+def check_date_format(fmt: str) -> bool:
+    """Only the directives both backends understand: %Y %m %d %H %M %S."""
+    i = 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            if fmt[i : i + 2] not in _PG_FORMAT:
+                return False
+            i += 2
+        else:
+            i += 1
+    return True
+
+
+class date_format(FunctionElement[str]):
+    """`date_format(expr, fmt)` formats a timestamp with strftime directives on both backends."""
+
+    type = String()
+    inherit_cache = True
+    name = "date_format"
+
+    def __init__(self, expr: Any, fmt: str) -> None:
+        # Both spellings travel as bound literals so the compiled statement stays cacheable.
+        super().__init__(expr, literal(fmt), literal(pg_date_format(fmt)))
+
+
+@compiles(date_format, "sqlite")
+def _date_format_sqlite(element: date_format, compiler: Any, **kw: Any) -> str:
+    expr, fmt, _ = list(element.clauses)
+    return f"strftime({compiler.process(fmt, **kw)}, {compiler.process(expr, **kw)})"
+
+
+@compiles(date_format, "postgresql")
+def _date_format_pg(element: date_format, compiler: Any, **kw: Any) -> str:
+    expr, _, pg_fmt = list(element.clauses)
+    return (
+        f"to_char(({compiler.process(expr, **kw)}) AT TIME ZONE 'UTC', "
+        f"{compiler.process(pg_fmt, **kw)})"
+    )
+
+
+class json_array_agg(FunctionElement[Any]):
+    """Aggregate values into a JSON array; `distinct=True` keeps each value once."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_array_agg"
+
+
+class json_array_agg_distinct(json_array_agg):
+    inherit_cache = True
+    name = "json_array_agg_distinct"
+
+
+@compiles(json_array_agg, "sqlite")
+def _agg_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array_agg_distinct, "sqlite")
+def _agg_d_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array(DISTINCT {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array_agg, "postgresql")
+def _agg_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array_agg_distinct, "postgresql")
+def _agg_d_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_agg(DISTINCT {compiler.process(element.clauses, **kw)})"

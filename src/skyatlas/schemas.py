@@ -1,0 +1,129 @@
+"""Request and response building blocks shared by every verb's models.
+
+Every string the API accepts goes through `Text`/`Name`, which reject NUL characters: PostgreSQL
+cannot store them, and refusing them here keeps the two backends answering alike (400, not 500).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+
+MAX_JSON_DEPTH = 32
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _clean_json(value: Any, depth: int = 0) -> Any:
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        return _no_nul(value)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k)
+            _clean_json(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _clean_json(v, depth + 1)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63 - 1:
+        raise ValueError("holds an integer too large to store")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
+Id = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_nul)]
+TagKey = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
+TagValue = Annotated[str, Field(max_length=1024), AfterValidator(_no_nul)]
+Tags = Annotated[dict[TagKey, TagValue], Field(max_length=100)]
+JSONObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
+
+_CONDITION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A condition. `k|key`, `v|value`, `o|operator` (default `eq`).",
+    "properties": {
+        "k": {"type": "string"},
+        "key": {"type": "string"},
+        "v": {},
+        "value": {},
+        "o": {"type": "string"},
+        "operator": {"type": "string"},
+    },
+}
+_PAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "start": {"type": "integer", "minimum": 1},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 10000},
+    },
+}
+_SORT_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"key": {"type": "string"}, "desc": {"type": "boolean"}},
+    },
+}
+QUERY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "SpaceONE query: `filter` (AND) and `filter_or` (OR) conditions with the 24 operators, "
+        "`keyword`, `only` (dotted paths), `sort` (`[{key, desc}]`, ties broken by id), "
+        "`page` (`{start ≥ 1, limit ≤ 10000}`; no page = every match), `minimal`, `count_only`."
+    ),
+    "properties": {
+        "filter": {"type": "array", "items": _CONDITION_SCHEMA},
+        "filter_or": {"type": "array", "items": _CONDITION_SCHEMA},
+        "keyword": {"type": "string"},
+        "only": {"type": "array", "items": {"type": "string"}},
+        "sort": _SORT_SCHEMA,
+        "page": _PAGE_SCHEMA,
+        "minimal": {"type": "boolean"},
+        "count_only": {"type": "boolean"},
+    },
+}
+STAT_QUERY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "SpaceONE stat query: `distinct` (a field) or `aggregate` (stages `group`, `sort`, "
+        "`limit`, `skip`, `count`, `project`, `match`), with `filter`, `filter_or`, `page`."
+    ),
+    "properties": {
+        "filter": {"type": "array", "items": _CONDITION_SCHEMA},
+        "filter_or": {"type": "array", "items": _CONDITION_SCHEMA},
+        "keyword": {"type": "string"},
+        "distinct": {"type": "string"},
+        "aggregate": {"type": "array", "items": {"type": "object"}},
+        "page": _PAGE_SCHEMA,
+    },
+}
+
+QueryParam = Annotated[dict[str, Any] | None, WithJsonSchema(QUERY_SCHEMA)]
+StatQueryParam = Annotated[dict[str, Any], WithJsonSchema(STAT_QUERY_SCHEMA)]
+
+
+class Request(BaseModel):
+    """Base of every request body: unknown fields are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StatRequest(Request):
+    query: StatQueryParam
+
+
+class StatResponse(BaseModel):
+    results: list[Any]
+    total_count: int
+
+
+class Empty(BaseModel):
+    """An empty JSON object `{}` (the answer of delete and similar verbs)."""
+
+    model_config = ConfigDict(extra="forbid")

@@ -1,0 +1,87 @@
+"""Opening the store: one SQLAlchemy engine per process, tuned per backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import QueuePool
+
+from skyatlas.config import Settings
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers run while one writer commits; busy_timeout makes writers queue instead of
+    # failing with "database is locked" when the server and an import run side by side.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+    # pysqlite's own transaction handling would defer BEGIN; we emit it ourselves (see below).
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A writing transaction takes the write lock up front (BEGIN IMMEDIATE): a deferred one that
+    # reads first and writes later fails at once with "database is locked" if another writer
+    # committed in between, and busy_timeout cannot help it. Readers stay deferred so they never
+    # wait for each other.
+    if conn.get_execution_options().get("skyatlas_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            poolclass=QueuePool,
+            pool_size=8,
+            max_overflow=8,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+@dataclass
+class Store:
+    """The process's handle on the database. Services take a `Connection` from it per request."""
+
+    engine: Engine
+    settings: Settings
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self, *, write: bool = True) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        `write=False` marks a read-only transaction, which on SQLite does not take the write lock.
+        """
+        with self.engine.connect() as conn:
+            conn.execution_options(skyatlas_write=write)
+            with conn.begin():
+                yield conn
+
+    def read(self) -> AbstractContextManager[Connection]:
+        return self.begin(write=False)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(settings: Settings) -> Store:
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Store(engine=make_engine(settings.store_url), settings=settings)
