@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, insert, select
 
 from skyatlas.ids import utcnow
-from skyatlas.store.tables import project_groups, projects, service_accounts, workspaces
+from skyatlas.store.tables import project_groups, projects, regions, service_accounts, workspaces
 
 #: group → (parent group, projects)
 _TREE: dict[str, tuple[str | None, list[str]]] = {
@@ -26,6 +26,19 @@ _ACCOUNTS = [
     ("gcp-data", "google_cloud", "data-lake", "skyatlas-data-prod"),
     ("azure-ml", "azure", "ml-training", "6f1c2a9e-3b7d-4c58-9e21-0d4b8a7c5e13"),
     ("kakao-office", "kakaocloud", "office-network", "kc-project-office"),
+]
+
+
+#: (provider, region_code, name)
+_REGIONS = [
+    ("aws", "ap-northeast-2", "Asia Pacific (Seoul)"),
+    ("aws", "us-east-1", "US East (N. Virginia)"),
+    ("aws", "eu-west-1", "Europe (Ireland)"),
+    ("google_cloud", "asia-northeast3", "Seoul"),
+    ("google_cloud", "us-central1", "Iowa"),
+    ("azure", "koreacentral", "Korea Central"),
+    ("azure", "westeurope", "West Europe"),
+    ("kakaocloud", "kr-central-2", "Korea Central 2"),
 ]
 
 
@@ -95,6 +108,20 @@ def load_demo(conn: Connection, domain_id: str) -> bool:
                 secret_id=None,
                 secret_encrypted=None,
                 tags={"demo": "true"},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    for provider, code, name in _REGIONS:
+        conn.execute(
+            insert(regions).values(
+                region_id=_demo_id("region", f"{workspace_id}/{provider}/{code}"),
+                domain_id=domain_id,
+                workspace_id=workspace_id,
+                name=name,
+                region_code=code,
+                provider=provider,
+                tags={},
                 created_at=now,
                 updated_at=now,
             )

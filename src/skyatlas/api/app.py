@@ -29,9 +29,11 @@ _HTTP_CODES = {404: "ERROR_NOT_FOUND", 405: "ERROR_METHOD_NOT_ALLOWED"}
 def build_registry() -> Registry:
     """Every service's verbs. Services register themselves; nothing here knows their verbs."""
     from skyatlas.identity.verbs import register as register_identity
+    from skyatlas.inventory.verbs import register as register_inventory
 
     registry = Registry()
     register_identity(registry)
+    register_inventory(registry)
     return registry
 
 

@@ -150,3 +150,27 @@ service_accounts = Table(
 )
 
 Index("ix_apps_client_id", apps.c.client_id)
+
+regions = Table(
+    "regions",
+    metadata,
+    Column("region_id", String(ID), primary_key=True),
+    Column("domain_id", String(ID), nullable=False),
+    Column("workspace_id", ForeignKey("workspaces.workspace_id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("region_code", String(128), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("tags", JSONDoc, nullable=False),
+    *_timestamps(),
+    UniqueConstraint("workspace_id", "provider", "region_code"),
+)
+
+#: Tables whose rows belong to one workspace, in an order that is safe to delete in (dependents
+#: first). Deleting a workspace with `force` clears each of them.
+WORKSPACE_OWNED: list[tuple[str, Table]] = [
+    ("regions", regions),
+    ("service accounts", service_accounts),
+    ("apps", apps),
+    ("projects", projects),
+    ("project groups", project_groups),
+]

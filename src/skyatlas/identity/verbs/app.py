@@ -16,10 +16,7 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import delete, insert, select, update
 
 from skyatlas.api.registry import Registry
-from skyatlas.errors import InvalidParameter, PermissionDenied, not_found
-from skyatlas.identity.roles import ADMIN_OWNER, RoleType
-from skyatlas.identity.tokens import issue_client_secret
-from skyatlas.identity.verbs._common import (
+from skyatlas.crud import (
     fetch_one,
     field_set,
     list_rows,
@@ -27,6 +24,9 @@ from skyatlas.identity.verbs._common import (
     stat_rows,
     verb_factory,
 )
+from skyatlas.errors import InvalidParameter, PermissionDenied, not_found
+from skyatlas.identity.roles import ADMIN_OWNER, RoleType
+from skyatlas.identity.tokens import issue_client_secret
 from skyatlas.identity.verbs.role import get_role
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx

@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from skyatlas.api.registry import Registry
+from skyatlas.crud import fetch_one, render
 from skyatlas.identity.roles import ALL_ROLE_TYPES
-from skyatlas.identity.verbs._common import fetch_one, render
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import Request
 from skyatlas.store.tables import domains

@@ -9,9 +9,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, insert, select, update
 
 from skyatlas.api.registry import Registry
-from skyatlas.errors import Conflict, not_found
-from skyatlas.identity.roles import ADMIN_OWNER, ALL_ROLE_TYPES
-from skyatlas.identity.verbs._common import (
+from skyatlas.crud import (
     fetch_one,
     field_set,
     list_rows,
@@ -19,6 +17,8 @@ from skyatlas.identity.verbs._common import (
     stat_rows,
     verb_factory,
 )
+from skyatlas.errors import Conflict, not_found
+from skyatlas.identity.roles import ADMIN_OWNER, ALL_ROLE_TYPES
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import Empty, Id, Name, QueryParam, Request, StatRequest, StatResponse, Tags

@@ -8,10 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from skyatlas.api.registry import Registry
-from skyatlas.errors import Conflict, InvalidParameter, not_found
-from skyatlas.identity.caller import Caller, descendant_groups
-from skyatlas.identity.roles import ADMIN_OWNER, ALL_ROLE_TYPES
-from skyatlas.identity.verbs._common import (
+from skyatlas.crud import (
     fetch_one,
     field_set,
     list_rows,
@@ -19,6 +16,9 @@ from skyatlas.identity.verbs._common import (
     stat_rows,
     verb_factory,
 )
+from skyatlas.errors import Conflict, InvalidParameter, not_found
+from skyatlas.identity.caller import Caller, descendant_groups
+from skyatlas.identity.roles import ADMIN_OWNER, ALL_ROLE_TYPES
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import Empty, Id, Name, QueryParam, Request, StatRequest, StatResponse, Tags

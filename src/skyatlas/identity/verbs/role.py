@@ -8,9 +8,9 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import delete, func, insert, or_, select, update
 
 from skyatlas.api.registry import Registry
+from skyatlas.crud import fetch_one, field_set, list_rows, render, verb_factory
 from skyatlas.errors import Conflict, InvalidParameter
 from skyatlas.identity.roles import ADMIN, ADMIN_OWNER, PERMISSION_PATTERN, RoleType
-from skyatlas.identity.verbs._common import fetch_one, field_set, list_rows, render, verb_factory
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import Empty, Id, Name, QueryParam, Request, Tags

@@ -14,10 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, delete, insert, select, update
 
 from skyatlas.api.registry import Registry
-from skyatlas.crypto import Sealer
-from skyatlas.errors import Conflict, not_found
-from skyatlas.identity.roles import ALL_ROLE_TYPES
-from skyatlas.identity.verbs._common import (
+from skyatlas.crud import (
     fetch_one,
     field_set,
     list_rows,
@@ -25,6 +22,9 @@ from skyatlas.identity.verbs._common import (
     stat_rows,
     verb_factory,
 )
+from skyatlas.crypto import Sealer
+from skyatlas.errors import Conflict, not_found
+from skyatlas.identity.roles import ALL_ROLE_TYPES
 from skyatlas.identity.verbs.project import get_project
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx

@@ -8,9 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, func, insert, select, update
 
 from skyatlas.api.registry import Registry
-from skyatlas.errors import Conflict
-from skyatlas.identity.roles import ADMIN, ALL_ROLE_TYPES
-from skyatlas.identity.verbs._common import (
+from skyatlas.crud import (
     fetch_one,
     field_set,
     list_rows,
@@ -18,10 +16,12 @@ from skyatlas.identity.verbs._common import (
     stat_rows,
     verb_factory,
 )
+from skyatlas.errors import Conflict
+from skyatlas.identity.roles import ADMIN, ALL_ROLE_TYPES
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import Empty, Id, Name, QueryParam, Request, StatRequest, StatResponse, Tags
-from skyatlas.store.tables import apps, project_groups, projects, service_accounts, workspaces
+from skyatlas.store.tables import WORKSPACE_OWNED, workspaces
 
 FIELDS = field_set(workspaces, "workspace_id")
 
@@ -152,17 +152,11 @@ def register(registry: Registry) -> None:
         """Delete a workspace. One that still holds projects, project groups, apps or service
         accounts is refused (409) unless `force` is true, which deletes them with it."""
         _get(ctx, req.workspace_id)
-        dependents = {
-            "projects": projects,
-            "project groups": project_groups,
-            "apps": apps,
-            "service accounts": service_accounts,
-        }
         counts = {
             label: ctx.conn.execute(
                 select(func.count()).select_from(t).where(t.c.workspace_id == req.workspace_id)
             ).scalar_one()
-            for label, t in dependents.items()
+            for label, t in WORKSPACE_OWNED
         }
         if any(counts.values()) and not req.force:
             held = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
@@ -170,7 +164,7 @@ def register(registry: Registry) -> None:
                 f"workspace {req.workspace_id} still holds {held}; delete them first or pass "
                 "force: true"
             )
-        for t in (service_accounts, apps, projects, project_groups):
+        for _label, t in WORKSPACE_OWNED:
             ctx.conn.execute(delete(t).where(t.c.workspace_id == req.workspace_id))
         ctx.conn.execute(delete(workspaces).where(workspaces.c.workspace_id == req.workspace_id))
         return {}

@@ -1,4 +1,4 @@
-"""Helpers every identity verb uses: field sets, lookups that 404 alike, list and stat."""
+"""Helpers for verbs over one table: field sets, 404-alike lookups, list, stat, registration."""
 
 from __future__ import annotations
 

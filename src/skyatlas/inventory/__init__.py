@@ -1,0 +1,1 @@
+"""Inventory: cloud services, their types and regions; the upsert and reconcile of collections."""
