@@ -27,7 +27,8 @@ MANAGED_ROLE_IDS = {
 #: `service:Resource.action`, e.g. `inventory:CloudService.read`; `*` is a wildcard and a
 #: permission that ends at a `:` or `.` boundary is a prefix (`inventory:` = all of inventory).
 PERMISSION_PATTERN = re.compile(
-    r"^[a-z*][a-z0-9*-]*:([A-Za-z*][A-Za-z0-9*]*(\.(read|write|\*))?)?$"
+    r"^(?:[a-z*][a-z0-9*-]*:(?:[A-Za-z*][A-Za-z0-9*]*(?:\.(?:read|write|\*))?)?"
+    r"|\*(?:\.(?:read|write))?)$"
 )
 
 

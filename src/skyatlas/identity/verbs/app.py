@@ -223,9 +223,7 @@ def register(registry: Registry) -> None:
                 tags=req.tags,
                 created_at=now,
                 updated_at=now,
-                project_id=None,
-                project_group_id=None,
-                **place,
+                **{"project_id": None, "project_group_id": None, **place},
             )
         )
         return _with_secret(ctx, get_app(ctx, app_id))

@@ -77,7 +77,7 @@ def visible_groups(conn: Connection, caller: Caller) -> set[str]:
             select(project_groups.c.project_group_id, project_groups.c.parent_group_id).where(
                 project_groups.c.workspace_id == caller.workspace_id
             )
-        ).tuples()
+        ).all()
     )
     seen: set[str] = set()
     if caller.project_group_id:

@@ -1,0 +1,510 @@
+"""The authorisation matrix: every registered verb, times every kind of caller.
+
+`ALLOWED` below is the single source of truth for who may call what. "Allowed" means the role gate
+lets the call through: the answer is 200, or 404 when the caller is the owner of another
+workspace and the body names an object of workspace A (invisible is the same as missing).
+Everyone else gets 403 (authenticated) or 401 (no token, deleted app, rotated or expired secret).
+
+A verb registered without a row here, or a row for a verb that does not exist, fails the test:
+adding a verb means deciding who may call it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from skyatlas.api.app import build_registry
+from skyatlas.identity.tokens import issue_client_secret
+from skyatlas.ids import utcnow
+
+# --- callers --------------------------------------------------------------------------------
+ADMIN = "admin"  # the bootstrap DOMAIN_ADMIN app
+OWNER = "owner"  # managed-workspace-owner in workspace A
+MEMBER = "member"  # managed-workspace-member bound to project P in A
+READER = "reader"  # custom WORKSPACE_OWNER role with only read permissions, in A
+OTHER_OWNER = "other_owner"  # managed-workspace-owner of workspace B
+ANONYMOUS = "anonymous"  # no token at all
+REVOKED = "revoked"  # the secret of an app that was deleted
+ROTATED = "rotated"  # the previous secret of an app whose secret was regenerated
+EXPIRED = "expired"  # a correctly signed secret whose `exp` is in the past
+
+AUTHENTICATED = (ADMIN, OWNER, MEMBER, READER, OTHER_OWNER)
+UNAUTHENTICATED = (ANONYMOUS, REVOKED, ROTATED, EXPIRED)
+CALLERS = AUTHENTICATED + UNAUTHENTICATED
+
+# --- who may call what ----------------------------------------------------------------------
+# The read-only custom role is of type WORKSPACE_OWNER, so it passes every read verb an owner
+# passes and no write verb at all.
+ONLY_ADMIN = frozenset({ADMIN})
+OWNERS_WRITE = frozenset({ADMIN, OWNER, OTHER_OWNER})
+OWNERS_READ = OWNERS_WRITE | {READER}
+ALL_WRITE = OWNERS_WRITE | {MEMBER}
+ALL_READ = ALL_WRITE | {READER}
+
+ALLOWED: dict[tuple[str, str, str], frozenset[str]] = {
+    ("identity", "app", "create"): OWNERS_WRITE,
+    ("identity", "app", "delete"): OWNERS_WRITE,
+    ("identity", "app", "disable"): OWNERS_WRITE,
+    ("identity", "app", "enable"): OWNERS_WRITE,
+    ("identity", "app", "generate-client-secret"): OWNERS_WRITE,
+    ("identity", "app", "get"): OWNERS_READ,
+    ("identity", "app", "list"): OWNERS_READ,
+    ("identity", "app", "stat"): OWNERS_READ,
+    ("identity", "app", "update"): OWNERS_WRITE,
+    ("identity", "domain", "get"): ALL_READ,
+    ("identity", "project", "create"): OWNERS_WRITE,
+    ("identity", "project", "delete"): OWNERS_WRITE,
+    ("identity", "project", "get"): ALL_READ,
+    ("identity", "project", "list"): ALL_READ,
+    ("identity", "project", "stat"): ALL_READ,
+    ("identity", "project", "update"): OWNERS_WRITE,
+    ("identity", "project-group", "create"): OWNERS_WRITE,
+    ("identity", "project-group", "delete"): OWNERS_WRITE,
+    ("identity", "project-group", "get"): ALL_READ,
+    ("identity", "project-group", "list"): ALL_READ,
+    ("identity", "project-group", "stat"): ALL_READ,
+    ("identity", "project-group", "update"): OWNERS_WRITE,
+    ("identity", "role", "create"): ONLY_ADMIN,
+    ("identity", "role", "delete"): ONLY_ADMIN,
+    ("identity", "role", "get"): OWNERS_READ,
+    ("identity", "role", "list"): OWNERS_READ,
+    ("identity", "role", "update"): ONLY_ADMIN,
+    ("identity", "service-account", "create"): ALL_WRITE,
+    ("identity", "service-account", "delete"): ALL_WRITE,
+    ("identity", "service-account", "get"): ALL_READ,
+    ("identity", "service-account", "list"): ALL_READ,
+    ("identity", "service-account", "stat"): ALL_READ,
+    ("identity", "service-account", "update"): ALL_WRITE,
+    ("identity", "service-account", "update-secret-data"): ALL_WRITE,
+    ("identity", "workspace", "create"): ONLY_ADMIN,
+    ("identity", "workspace", "delete"): ONLY_ADMIN,
+    ("identity", "workspace", "disable"): ONLY_ADMIN,
+    ("identity", "workspace", "enable"): ONLY_ADMIN,
+    ("identity", "workspace", "get"): ALL_READ,
+    ("identity", "workspace", "list"): ALL_READ,
+    ("identity", "workspace", "stat"): ALL_READ,
+    ("identity", "workspace", "update"): ONLY_ADMIN,
+    ("inventory", "region", "create"): OWNERS_WRITE,
+    ("inventory", "region", "delete"): OWNERS_WRITE,
+    ("inventory", "region", "get"): ALL_READ,
+    ("inventory", "region", "list"): ALL_READ,
+    ("inventory", "region", "stat"): ALL_READ,
+    ("inventory", "region", "update"): OWNERS_WRITE,
+}
+
+
+def _registered() -> set[tuple[str, str, str]]:
+    return {(v.service, v.resource, v.verb) for v in build_registry()}
+
+
+def test_the_table_has_exactly_one_row_per_registered_verb():
+    registered = _registered()
+    missing = sorted(registered - ALLOWED.keys())
+    stale = sorted(ALLOWED.keys() - registered)
+    assert not missing, f"verbs registered without a row in ALLOWED: {missing}"
+    assert not stale, f"rows in ALLOWED for verbs that are not registered: {stale}"
+    for key, callers in ALLOWED.items():
+        assert callers <= set(AUTHENTICATED), (key, callers - set(AUTHENTICATED))
+        assert ADMIN in callers, f"{key}: the domain admin must be able to call every verb"
+    # a read-only role never writes, and the table must not say otherwise
+    for verb in build_registry():
+        key = (verb.service, verb.resource, verb.verb)
+        if key in ALLOWED and verb.action == "write":
+            assert READER not in ALLOWED[key], f"{verb.path}: the read-only role may write"
+        if key in ALLOWED and verb.action == "read" and OWNER in ALLOWED[key]:
+            assert READER in ALLOWED[key], f"{verb.path}: the read-only owner role cannot read"
+
+
+def test_every_verb_has_a_body_in_the_matrix():
+    registered = _registered()
+    assert sorted(registered - BODIES.keys()) == [], "give every new verb a body in BODIES"
+    assert sorted(BODIES.keys() - registered) == []
+
+
+# --- the world the matrix runs in -----------------------------------------------------------
+_counter = itertools.count()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_counter)}"
+
+
+@dataclass
+class World:
+    env: Any
+    ws_a: str
+    ws_b: str
+    group: str  # G: a project group in A holding P
+    project: str  # P: the member's project in A
+    account: str  # S: a service account in P
+    target_app: str  # T: an app in A that is nobody's caller (update / rotate / enable ...)
+    custom_role: str  # X: a custom role no app uses (role get / update)
+    region: str  # R: a region of A
+    tokens: dict[str, str | None]
+    a_ids: set[str] = field(default_factory=set)
+
+    def admin(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.env.ok(path, body)
+
+    # fresh objects for the verbs that destroy their target, one per call
+    def fresh_project(self) -> str:
+        body = {"name": unique("doomed"), "workspace_id": self.ws_a}
+        pid = self.admin("/identity/project/create", body)["project_id"]
+        self.a_ids.add(pid)
+        return pid
+
+    def fresh_group(self) -> str:
+        body = {"name": unique("doomed-group"), "workspace_id": self.ws_a}
+        gid = self.admin("/identity/project-group/create", body)["project_group_id"]
+        self.a_ids.add(gid)
+        return gid
+
+    def fresh_app(self) -> str:
+        app = self.admin(
+            "/identity/app/create",
+            {
+                "name": unique("doomed-app"),
+                "role_id": "managed-workspace-owner",
+                "resource_group": "WORKSPACE",
+                "workspace_id": self.ws_a,
+            },
+        )
+        self.a_ids.add(app["app_id"])
+        return app["app_id"]
+
+    def fresh_account(self) -> str:
+        body = {"name": unique("doomed-sa"), "provider": "aws", "project_id": self.project}
+        sa = self.admin("/identity/service-account/create", body)["service_account_id"]
+        self.a_ids.add(sa)
+        return sa
+
+    def fresh_role(self) -> str:
+        body = {
+            "name": unique("doomed-role"),
+            "role_type": "WORKSPACE_OWNER",
+            "permissions": ["identity:Project.read"],
+        }
+        return self.admin("/identity/role/create", body)["role_id"]
+
+    def fresh_region(self) -> str:
+        body = {
+            "name": unique("doomed-region"),
+            "region_code": unique("xx-doomed"),
+            "provider": "aws",
+            "workspace_id": self.ws_a,
+        }
+        region = self.admin("/inventory/region/create", body)["region_id"]
+        self.a_ids.add(region)
+        return region
+
+    def fresh_workspace(self) -> str:
+        return self.admin("/identity/workspace/create", {"name": unique("doomed-ws")})[
+            "workspace_id"
+        ]
+
+
+def _app(env: Any, token: str, role_id: str, workspace_id: str, **extra: Any) -> dict[str, Any]:
+    body = {"name": unique("app"), "role_id": role_id, "workspace_id": workspace_id, **extra}
+    return env.ok("/identity/app/create", body, token)
+
+
+def build_world(env: Any) -> World:
+    ws_a = env.workspace_id
+    ws_b = env.ok("/identity/workspace/create", {"name": "B"})["workspace_id"]
+    group = env.ok("/identity/project-group/create", {"name": "G", "workspace_id": ws_a})
+    project = env.ok(
+        "/identity/project/create",
+        {"name": "P", "workspace_id": ws_a, "project_group_id": group["project_group_id"]},
+    )
+    pid = project["project_id"]
+    account = env.ok(
+        "/identity/service-account/create",
+        {"name": "S", "provider": "aws", "project_id": pid, "secret_data": {"key": "k"}},
+    )
+    owner = _app(env, env.admin_token, "managed-workspace-owner", ws_a, resource_group="WORKSPACE")
+    member = _app(
+        env,
+        env.admin_token,
+        "managed-workspace-member",
+        ws_a,
+        resource_group="PROJECT",
+        project_id=pid,
+    )
+    reader_role = env.ok(
+        "/identity/role/create",
+        {"name": "Reader", "role_type": "WORKSPACE_OWNER", "permissions": ["*:*.read"]},
+    )
+    reader = _app(env, env.admin_token, reader_role["role_id"], ws_a)
+    target = _app(env, env.admin_token, "managed-workspace-owner", ws_a)
+    custom = env.ok(
+        "/identity/role/create",
+        {"name": "Unused", "role_type": "WORKSPACE_MEMBER", "permissions": ["inventory:"]},
+    )
+
+    region = env.ok(
+        "/inventory/region/create",
+        {"name": "Seoul", "region_code": "ap-northeast-2", "provider": "aws", "workspace_id": ws_a},
+    )
+
+    # workspace B has its own objects, so its owner's lists are not trivially empty
+    other = _app(env, env.admin_token, "managed-workspace-owner", ws_b)
+    b_group = env.ok("/identity/project-group/create", {"name": "BG", "workspace_id": ws_b})
+    b_project = env.ok(
+        "/identity/project/create",
+        {"name": "BP", "workspace_id": ws_b, "project_group_id": b_group["project_group_id"]},
+    )
+    env.ok(
+        "/identity/service-account/create",
+        {"name": "BS", "provider": "aws", "project_id": b_project["project_id"]},
+    )
+    env.ok(
+        "/inventory/region/create",
+        {"name": "Tokyo", "region_code": "ap-northeast-1", "provider": "aws", "workspace_id": ws_b},
+    )
+
+    # revoked: an app that was created and deleted
+    deleted = _app(env, env.admin_token, "managed-workspace-owner", ws_a)
+    env.ok("/identity/app/delete", {"app_id": deleted["app_id"]})
+    # rotated: the previous secret of an app whose secret was regenerated
+    rotated = _app(env, env.admin_token, "managed-workspace-owner", ws_a)
+    env.ok("/identity/app/generate-client-secret", {"app_id": rotated["app_id"]})
+    # expired: a correctly signed secret of the (still valid) owner app, with exp in the past
+    now = utcnow()
+    with env.runtime.store.begin() as conn:
+        expired = issue_client_secret(
+            conn,
+            env.runtime.sealer,
+            domain_id=env.domain_id,
+            workspace_id=ws_a,
+            role_type="WORKSPACE_OWNER",
+            app_id=owner["app_id"],
+            client_id=owner["client_id"],
+            expires_at=now - timedelta(hours=1),
+            issued_at=now - timedelta(hours=2),
+        )
+
+    world = World(
+        env=env,
+        ws_a=ws_a,
+        ws_b=ws_b,
+        group=group["project_group_id"],
+        project=pid,
+        account=account["service_account_id"],
+        target_app=target["app_id"],
+        custom_role=custom["role_id"],
+        region=region["region_id"],
+        tokens={
+            ADMIN: env.admin_token,
+            OWNER: owner["client_secret"],
+            MEMBER: member["client_secret"],
+            READER: reader["client_secret"],
+            OTHER_OWNER: other["client_secret"],
+            ANONYMOUS: None,
+            REVOKED: deleted["client_secret"],
+            ROTATED: rotated["client_secret"],
+            EXPIRED: expired,
+        },
+    )
+    world.a_ids |= {
+        ws_a,
+        world.group,
+        pid,
+        world.account,
+        world.target_app,
+        owner["app_id"],
+        member["app_id"],
+        reader["app_id"],
+        rotated["app_id"],
+        world.region,
+    }
+    # every caller must really be what it claims before the matrix means anything
+    for name in (ADMIN, OWNER, MEMBER, READER, OTHER_OWNER):
+        env.ok("/identity/domain/get", {}, world.tokens[name])
+    return world
+
+
+# --- a realistic body per verb, aimed at workspace A ----------------------------------------
+Body = Callable[[World], dict[str, Any]]
+
+
+def _stat(key: str) -> Body:
+    return lambda w: {"query": {"distinct": key}}
+
+
+BODIES: dict[tuple[str, str, str], Body] = {
+    ("identity", "app", "create"): lambda w: {
+        "name": unique("new-app"),
+        "role_id": "managed-workspace-owner",
+        "resource_group": "WORKSPACE",
+        "workspace_id": w.ws_a,
+    },
+    ("identity", "app", "delete"): lambda w: {"app_id": w.fresh_app()},
+    ("identity", "app", "disable"): lambda w: {"app_id": w.fresh_app()},
+    ("identity", "app", "enable"): lambda w: {"app_id": w.target_app},
+    ("identity", "app", "generate-client-secret"): lambda w: {"app_id": w.target_app},
+    ("identity", "app", "get"): lambda w: {"app_id": w.target_app},
+    ("identity", "app", "list"): lambda w: {},
+    ("identity", "app", "stat"): _stat("app_id"),
+    ("identity", "app", "update"): lambda w: {"app_id": w.target_app, "tags": {"seen": "yes"}},
+    ("identity", "domain", "get"): lambda w: {},
+    ("identity", "project", "create"): lambda w: {
+        "name": unique("new-project"),
+        "workspace_id": w.ws_a,
+        "project_group_id": w.group,
+    },
+    ("identity", "project", "delete"): lambda w: {"project_id": w.fresh_project()},
+    ("identity", "project", "get"): lambda w: {"project_id": w.project},
+    ("identity", "project", "list"): lambda w: {},
+    ("identity", "project", "stat"): _stat("project_id"),
+    ("identity", "project", "update"): lambda w: {"project_id": w.project, "tags": {"t": "1"}},
+    ("identity", "project-group", "create"): lambda w: {
+        "name": unique("new-group"),
+        "workspace_id": w.ws_a,
+        "parent_group_id": w.group,
+    },
+    ("identity", "project-group", "delete"): lambda w: {"project_group_id": w.fresh_group()},
+    ("identity", "project-group", "get"): lambda w: {"project_group_id": w.group},
+    ("identity", "project-group", "list"): lambda w: {},
+    ("identity", "project-group", "stat"): _stat("project_group_id"),
+    ("identity", "project-group", "update"): lambda w: {
+        "project_group_id": w.group,
+        "tags": {"t": "1"},
+    },
+    ("identity", "role", "create"): lambda w: {
+        "name": unique("new-role"),
+        "role_type": "WORKSPACE_MEMBER",
+        "permissions": ["identity:Project.read"],
+    },
+    ("identity", "role", "delete"): lambda w: {"role_id": w.fresh_role()},
+    ("identity", "role", "get"): lambda w: {"role_id": w.custom_role},
+    ("identity", "role", "list"): lambda w: {},
+    ("identity", "role", "update"): lambda w: {"role_id": w.custom_role, "name": unique("r")},
+    ("identity", "service-account", "create"): lambda w: {
+        "name": unique("new-sa"),
+        "provider": "aws",
+        "project_id": w.project,
+        "data": {"account_id": "123456789012"},
+        "secret_data": {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s"},
+    },
+    ("identity", "service-account", "delete"): lambda w: {"service_account_id": w.fresh_account()},
+    ("identity", "service-account", "get"): lambda w: {"service_account_id": w.account},
+    ("identity", "service-account", "list"): lambda w: {},
+    ("identity", "service-account", "stat"): _stat("service_account_id"),
+    ("identity", "service-account", "update"): lambda w: {
+        "service_account_id": w.account,
+        "tags": {"t": "1"},
+    },
+    ("identity", "service-account", "update-secret-data"): lambda w: {
+        "service_account_id": w.account,
+        "secret_data": {"aws_access_key_id": "AKIA2", "aws_secret_access_key": "s2"},
+    },
+    ("identity", "workspace", "create"): lambda w: {"name": unique("new-ws")},
+    ("identity", "workspace", "delete"): lambda w: {"workspace_id": w.fresh_workspace()},
+    ("identity", "workspace", "disable"): lambda w: {"workspace_id": w.fresh_workspace()},
+    ("identity", "workspace", "enable"): lambda w: {"workspace_id": w.ws_a},
+    ("identity", "workspace", "get"): lambda w: {"workspace_id": w.ws_a},
+    ("identity", "workspace", "list"): lambda w: {},
+    ("identity", "workspace", "stat"): _stat("workspace_id"),
+    ("identity", "workspace", "update"): lambda w: {"workspace_id": w.ws_a, "tags": {"t": "1"}},
+    ("inventory", "region", "create"): lambda w: {
+        "name": unique("new-region"),
+        "region_code": unique("xx-new"),
+        "provider": "aws",
+        "workspace_id": w.ws_a,
+    },
+    ("inventory", "region", "delete"): lambda w: {"region_id": w.fresh_region()},
+    ("inventory", "region", "get"): lambda w: {"region_id": w.region},
+    ("inventory", "region", "list"): lambda w: {},
+    ("inventory", "region", "stat"): _stat("region_id"),
+    ("inventory", "region", "update"): lambda w: {"region_id": w.region, "tags": {"t": "1"}},
+}
+
+
+def _strings(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return set().union(*(_strings(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_strings(v) for v in value)) if value else set()
+    return set()
+
+
+def _expected(world: World, key: tuple[str, str, str], caller: str, body: dict) -> int:
+    if caller in UNAUTHENTICATED:
+        return 401
+    if caller not in ALLOWED[key]:
+        return 403
+    if caller == OTHER_OWNER and _strings(body) & world.a_ids:
+        return 404  # A's object is invisible to B's owner: the same answer as a missing id
+    return 200
+
+
+def _error_code(response: Any) -> str | None:
+    try:
+        return response.json()["detail"]["code"]
+    except Exception:
+        return None
+
+
+ERROR_CODES = {
+    401: "ERROR_AUTHENTICATE_FAILURE",
+    403: "ERROR_PERMISSION_DENIED",
+    404: "ERROR_NOT_FOUND",
+}
+
+
+def _leaks_of_a(world: World, answer: dict[str, Any]) -> list[str]:
+    """What of workspace A an answer shows: A's ids anywhere, or a record of workspace A."""
+    leaks = sorted(_strings(answer) & world.a_ids)
+    for record in answer.get("results", []):
+        if isinstance(record, dict) and record.get("workspace_id") == world.ws_a:
+            leaks.append(f"record of workspace A: {record}")
+    return leaks
+
+
+def test_authorisation_matrix(env):
+    world = build_world(env)
+    failures: list[str] = []
+    registry = build_registry()
+    stale = sorted(ALLOWED.keys() - _registered())
+    if stale:
+        failures.append(f"rows in ALLOWED for verbs that are not registered: {stale}")
+
+    for verb in registry:
+        key = (verb.service, verb.resource, verb.verb)
+        if key not in ALLOWED or key not in BODIES:
+            failures.append(f"{verb.path}: registered without a row in ALLOWED and BODIES")
+            continue
+        for caller in CALLERS:
+            body = BODIES[key](world)
+            expected = _expected(world, key, caller, body)
+            response = env.call(verb.path, body, world.tokens[caller])
+            where = f"{verb.path} as {caller}"
+            if response.status_code != expected:
+                failures.append(
+                    f"{where}: expected {expected}, got {response.status_code} "
+                    f"{response.text[:200]}"
+                )
+                continue
+            code = ERROR_CODES.get(expected)
+            if code and _error_code(response) != code:
+                failures.append(f"{where}: error code {_error_code(response)}, expected {code}")
+            if expected in (401, 403) and verb.verb == "delete":
+                # a refused delete leaves its target in place
+                still = env.call(f"/{verb.service}/{verb.resource}/get", body)
+                if still.status_code != 200:
+                    failures.append(f"{where}: refused, but the target is gone ({still.text})")
+            if caller == OTHER_OWNER and expected == 200 and verb.verb in ("list", "stat"):
+                answer = response.json()
+                leaks = _leaks_of_a(world, answer)
+                if leaks:
+                    failures.append(f"{where}: shows workspace A: {leaks}")
+                if verb.resource != "domain" and not answer.get("results"):
+                    failures.append(f"{where}: B's owner sees none of B's own records")
+
+    assert not failures, f"{len(failures)} matrix violations:\n" + "\n".join(failures)
