@@ -12,7 +12,10 @@ def new_id(prefix: str) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond: what is stored is exactly what the API shows, so a timestamp
+    copied from a response matches its record in an `eq` or `datetime_lte` filter."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -33,4 +36,7 @@ def parse_iso(value: str) -> datetime:
     ts = datetime.fromisoformat(text)
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value!r} is outside the years 1-9999 in UTC") from None

@@ -102,6 +102,7 @@ STAT_QUERY_SCHEMA: dict[str, Any] = {
         "aggregate": {"type": "array", "items": {"type": "object"}},
         "page": _PAGE_SCHEMA,
     },
+    "oneOf": [{"required": ["distinct"]}, {"required": ["aggregate"]}],
 }
 
 QueryParam = Annotated[dict[str, Any] | None, WithJsonSchema(QUERY_SCHEMA)]

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -63,6 +63,20 @@ def create_app(runtime: Runtime, registry: Registry | None = None) -> FastAPI:
         # Two requests raced past the same uniqueness check; the loser's change is rolled back.
         return json_response(
             error_body("ERROR_CONFLICT", "the change conflicts with an existing record"), 409
+        )
+
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError) -> Response:
+        # A value the database itself refuses: the request is at fault and nothing of it was
+        # applied. The driver's one-line reason is safe to show; the statement is not.
+        diag = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
+        reason = f": {diag}" if diag else ""
+        return json_response(
+            error_body(
+                "ERROR_INVALID_PARAMETER",
+                f"a value in the request cannot be used by the store{reason}; nothing changed",
+            ),
+            400,
         )
 
     @app.exception_handler(OperationalError)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
+from collections.abc import Iterator
 
 from rich.console import Console
 
 from skyatlas.config import Settings
 
-console = Console(stderr=True, highlight=False)
+# soft_wrap: paths and URLs are printed whole even when the output is a log, not a terminal.
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def prepare(settings: Settings, *, demo: bool = False):  # type: ignore[no-untyped-def]
@@ -30,14 +34,37 @@ def prepare(settings: Settings, *, demo: bool = False):  # type: ignore[no-untyp
     return runtime, result
 
 
+def _server_class():  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, except that a SIGTERM/SIGINT that it handled gracefully ends the
+        process with exit code 0 instead of being re-raised after shutdown."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    self._captured_signals.clear()
+
+    return Server
+
+
 def run_server(settings: Settings, *, demo: bool = False) -> None:
     import uvicorn
 
     from skyatlas.api.app import create_app
+    from skyatlas.crypto import SecretKeyError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    runtime, result = prepare(settings, demo=demo)
+    try:
+        runtime, result = prepare(settings, demo=demo)
+    except SecretKeyError as exc:
+        console.print(f"skyatlas: cannot start: {exc}")
+        sys.exit(2)
     boot = result["bootstrap"]
     store = "PostgreSQL" if settings.is_postgres else f"SQLite in {settings.data_dir.resolve()}"
     console.print(f"skyatlas: store is {store}")
@@ -50,6 +77,7 @@ def run_server(settings: Settings, *, demo: bool = False) -> None:
     console.print(f"skyatlas: serving on {settings.endpoint}  (API docs: {settings.endpoint}/docs)")
     app = create_app(runtime)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+        _server_class()(config).run()
     finally:
         runtime.close()

@@ -21,7 +21,7 @@ from skyatlas.identity.roles import MANAGED_ROLE_IDS, RoleType
 from skyatlas.identity.tokens import create_domain_key, issue_client_secret
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Runtime
-from skyatlas.store.tables import apps, domains, workspaces
+from skyatlas.store.tables import apps, domain_keys, domains, workspaces
 
 BOOTSTRAP_FILE = "bootstrap.json"
 DOMAIN_NAME = "skyatlas"
@@ -45,11 +45,21 @@ def _write_private(path: Path, content: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
+def check_master_key(conn: Connection, runtime: Runtime, domain_id: str) -> None:
+    """Refuse to start with a master key that does not open the store's secrets, rather than
+    start and fail every request that needs them."""
+    sealed = conn.execute(
+        select(domain_keys.c.private_key_encrypted).where(domain_keys.c.domain_id == domain_id)
+    ).scalar_one()
+    runtime.sealer.open(sealed, context=f"domain-key:{domain_id}")
+
+
 def bootstrap(conn: Connection, runtime: Runtime) -> BootstrapResult:
     settings = runtime.settings
     path = Path(settings.data_dir).resolve() / BOOTSTRAP_FILE
     existing = conn.execute(select(domains.c.domain_id).limit(1)).scalar_one_or_none()
     if existing is not None:
+        check_master_key(conn, runtime, existing)
         return BootstrapResult(created=False, path=path, domain_id=existing)
 
     now = utcnow()

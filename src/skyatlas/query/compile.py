@@ -13,12 +13,13 @@ from dataclasses import field as dc_field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
+from sqlalchemy import ColumnElement, and_, false, not_, or_, true
 from sqlalchemy.sql.elements import UnaryExpression
 
 from skyatlas.errors import InvalidParameter
 from skyatlas.ids import parse_iso
 from skyatlas.query.model import EMPTY_LIST, Condition, Query, SortKey, StatQuery
+from skyatlas.query.sqlfuncs import contains_insensitive, regexp_ci
 
 FieldType = Literal["string", "number", "boolean", "datetime"]
 
@@ -45,6 +46,14 @@ class FieldSet:
     columns: Mapping[str, Field]
     maps: Mapping[str, tuple[ColumnElement[Any], bool]] = dc_field(default_factory=dict)
     keyword: tuple[str, ...] = ()
+
+    def split_path(self, key: str) -> list[str]:
+        """The segments of a key as a record nests them (`only` uses this): a flat map's key is
+        one segment even when it contains dots."""
+        head, _, rest = key.partition(".")
+        if rest and head in self.maps and not self.maps[head][1]:
+            return [head, rest]
+        return key.split(".")
 
     def resolve(self, key: str, where: str = "") -> Field:
         field = self.columns.get(key)
@@ -89,8 +98,8 @@ def _coerce(field: Field, value: Any, label: str) -> Any:
 
 
 def _like(expr: ColumnElement[Any], text: str) -> ColumnElement[bool]:
-    """Case-insensitive literal substring; `%`, `_` and the escape char match themselves."""
-    return func.lower(expr).contains(text.lower(), autoescape=True)
+    """Case-insensitive literal substring; `%`, `_` and `\\` match themselves."""
+    return contains_insensitive(expr, text)
 
 
 def _in(field: Field, values: Iterable[Any], label: str) -> ColumnElement[bool]:
@@ -104,7 +113,7 @@ def _in(field: Field, values: Iterable[Any], label: str) -> ColumnElement[bool]:
 
 
 def _regex(expr: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
-    return expr.regexp_match(pattern, flags="i")
+    return regexp_ci(expr, pattern)
 
 
 _ORDERED: dict[str, Callable[[ColumnElement[Any], Any], ColumnElement[bool]]] = {

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, FromClause, Row, distinct, func, select
 
 from skyatlas.errors import InvalidParameter
+from skyatlas.ids import iso, parse_iso
 from skyatlas.query.compile import FieldSet, compile_where, order_by
 from skyatlas.query.model import Page, Query, SortKey, Stage, StatQuery
 from skyatlas.query.projection import project
@@ -20,6 +24,15 @@ from skyatlas.query.sqlfuncs import (
 )
 
 Render = Callable[[Row[Any]], dict[str, Any]]
+
+
+def _plain(value: Any) -> Any:
+    """Values as the API shows them: timestamps in the API format, decimals as numbers."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def _paged(stmt: Any, page: Page | None) -> Any:
@@ -49,7 +62,7 @@ def run_list(
     results = [render(row) for row in rows]
     paths = query.only or (minimal if query.minimal else None)
     if paths:
-        results = [project(r, paths) for r in results]
+        results = [project(r, paths, fields.split_path) for r in results]
     return {"results": results, "total_count": total}
 
 
@@ -58,7 +71,7 @@ def _group_select(
 ) -> tuple[Any, list[str]]:
     columns: list[Any] = []
     group_exprs: list[Any] = []
-    json_fields: list[str] = []
+    json_fields: list[tuple[str, bool]] = []
     for i, key in enumerate(stage.keys):
         where_label = f"query.aggregate.group.keys[{i}]"
         field = fields.resolve(key.key, where_label)
@@ -93,7 +106,7 @@ def _group_select(
             "add_to_set": json_array_agg_distinct,
         }[gf.operator](field.expr)
         if gf.operator in ("push", "add_to_set"):
-            json_fields.append(gf.name)
+            json_fields.append((gf.name, field.type == "datetime"))
         columns.append(agg.label(gf.name))
     stmt = select(*columns).select_from(table).where(where)
     if group_exprs:
@@ -155,7 +168,7 @@ def run_stat(
             .order_by(expr.asc())
         )
         values = conn.execute(_paged(stmt, query.page)).scalars().all()
-        return {"results": list(values), "total_count": total}
+        return {"results": [_plain(v) for v in values], "total_count": total}
 
     stages = list(query.aggregate)
     # Leading match stages narrow the rows before grouping, exactly like an extra filter.
@@ -165,17 +178,21 @@ def run_stat(
     if extra:
         where = compile_where(StatQuery(filter=tuple(extra)), fields, where)
     if stages and stages[0].kind == "group":
-        stmt, json_fields = _group_select(stages.pop(0), fields, where, table)
+        group_stage = stages.pop(0)
+        stmt, json_fields = _group_select(group_stage, fields, where, table)
         rows = [dict(r._mapping) for r in conn.execute(stmt)]
         for row in rows:
-            for name in json_fields:
+            for name, is_datetime in json_fields:
                 if isinstance(row[name], str):
                     row[name] = json.loads(row[name])
                 row[name] = [v for v in row[name] or [] if v is not None]
+                if is_datetime:  # each backend spells timestamps inside JSON its own way
+                    row[name] = [iso(parse_iso(v.replace(" ", "T"))) for v in row[name]]
             for name, value in row.items():
-                if hasattr(value, "is_finite"):  # Decimal from PostgreSQL sums
-                    row[name] = float(value)
-        rows = _sort_rows(rows, [SortKey(k) for k in sorted(rows[0])] if rows else [])
+                row[name] = _plain(value)
+        # Default order: by the group keys as given, so answers are stable on both backends.
+        with contextlib.suppress(TypeError):
+            rows = _sort_rows(rows, [SortKey(k.name) for k in group_stage.keys])
     elif stages and stages[0].kind == "count":
         total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
         rows = [{stages.pop(0).name: total}]

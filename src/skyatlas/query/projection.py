@@ -6,6 +6,7 @@ A path into a list keeps that sub-path of every element.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 _MISSING = object()
@@ -39,10 +40,14 @@ def _merge(target: dict[str, Any], parts: list[str], value: Any) -> None:
     _merge(child, rest, value)
 
 
-def project(record: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
+def project(
+    record: dict[str, Any],
+    paths: tuple[str, ...],
+    split: Callable[[str], list[str]] = lambda path: path.split("."),
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path in paths:
-        parts = path.split(".")
+        parts = split(path)
         value = _pick(record, parts)
         if value is not _MISSING:
             _merge(out, parts, value)

@@ -93,21 +93,35 @@ def resolve_timediff(expr: str, now: datetime | None = None) -> datetime:
     return ts
 
 
+def _no_nul_strings(value: Any, where: str) -> None:
+    items = value if isinstance(value, list | tuple) else [value]
+    for item in items:
+        if isinstance(item, str) and "\x00" in item:
+            raise InvalidParameter(f"{where}: values must not contain NUL characters")
+
+
 def _check_value(op: str, value: Any, where: str) -> Any:
     """Return the value in the form the compiler expects, or raise a 400 naming the condition."""
     kind = OPERATORS[op]
-    bad = f"{where}: operator '{op}' needs {{}}, got {_type_name(value)}"
+
+    def bad(expected: str) -> InvalidParameter:
+        # Concatenation, not str.format: `where` quotes user input, which may contain braces.
+        return InvalidParameter(
+            where + ": operator '" + op + "' needs " + expected + ", got " + _type_name(value)
+        )
+
+    _no_nul_strings(value, where)
     if kind == "scalar_or_null":
         if value is not None and not _is_scalar(value):
-            raise InvalidParameter(bad.format("a string, number, boolean or null"))
+            raise bad("a string, number, boolean or null")
         return value
     if kind == "scalar":
         if not _is_scalar(value):
-            raise InvalidParameter(bad.format("a string, number or boolean"))
+            raise bad("a string, number or boolean")
         return value
     if kind == "list":
         if not isinstance(value, list):
-            raise InvalidParameter(bad.format("a list"))
+            raise bad("a list")
         for item in value:
             if not (item is None or _is_scalar(item) or item == []):
                 raise InvalidParameter(
@@ -117,53 +131,76 @@ def _check_value(op: str, value: Any, where: str) -> Any:
         return tuple(EMPTY_LIST if item == [] else item for item in value)
     if kind == "string":
         if not isinstance(value, str):
-            raise InvalidParameter(bad.format("a string"))
+            raise bad("a string")
         if op == "regex":
             _check_regex(value, where)
         return value
     if kind == "string_list":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise InvalidParameter(bad.format("a list of strings"))
+            raise bad("a list of strings")
         if op == "regex_in":
             for pattern in value:
                 _check_regex(pattern, where)
         return tuple(value)
     if kind == "bool":
         if not isinstance(value, bool):
-            raise InvalidParameter(bad.format("true or false"))
+            raise bad("true or false")
         return value
     if kind == "object":
         if not isinstance(value, dict) or not value:
-            raise InvalidParameter(bad.format("a non-empty object of {key: value}"))
+            raise bad("a non-empty object of {key: value}")
         for k, v in value.items():
             check_key(k, where)
             if v is not None and not _is_scalar(v):
                 raise InvalidParameter(f"{where}: 'match' values must be scalars or null")
+            _no_nul_strings(v, where)
         return value
     if kind == "datetime":
         if not isinstance(value, str):
-            raise InvalidParameter(bad.format("an ISO 8601 date or time string"))
+            raise bad("an ISO 8601 date or time string")
         try:
             return parse_iso(value)
         except ValueError:
-            raise InvalidParameter(f"{where}: '{value}' is not an ISO 8601 date or time") from None
+            raise InvalidParameter(
+                f"{where}: {value!r} is not an ISO 8601 date or time within years 1-9999"
+            ) from None
     # timediff
     if not isinstance(value, str):
-        raise InvalidParameter(bad.format("a string like 'now-7d'"))
+        raise bad("a string like 'now-7d'")
     try:
         return resolve_timediff(value)
     except (ValueError, OverflowError):
         raise InvalidParameter(
-            f"{where}: '{value}' is not a time difference; use now, now/d, now/w or now/m "
+            f"{where}: {value!r} is not a time difference; use now, now/d, now/w or now/m "
             "optionally followed by +N or -N with a unit s, m, h, d or w (e.g. now-7d)"
         ) from None
 
 
+_NOT_PORTABLE = (
+    (re.compile(r"\(\?P?<[A-Za-z_]"), "named groups"),
+    (re.compile(r"\(\?<[=!]"), "look-behind"),
+    (re.compile(r"\(\?P[=>]"), "named back-references"),
+)
+_REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+MAX_REPEAT = 255  # PostgreSQL's limit on {n,m}
+
+
 def _check_regex(pattern: str, where: str) -> None:
+    """A pattern both backends run alike: Python's `re` (SQLite) and PostgreSQL's engine."""
     try:
         re.compile(pattern)
-    except re.error as exc:
-        raise InvalidParameter(f"{where}: invalid regular expression '{pattern}': {exc}") from None
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise InvalidParameter(f"{where}: invalid regular expression {pattern!r}: {exc}") from None
+    for finder, what in _NOT_PORTABLE:
+        if finder.search(pattern):
+            raise InvalidParameter(
+                f"{where}: regular expression {pattern!r} uses {what}, which are not supported"
+            )
+    for low, high in _REPEAT.findall(pattern):
+        if int(low) > MAX_REPEAT or (high and int(high) > MAX_REPEAT):
+            raise InvalidParameter(
+                f"{where}: regular expression {pattern!r} repeats more than {MAX_REPEAT} times"
+            )
 
 
 def parse_condition(raw: Any, where: str) -> Condition:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import JSON, String
+from sqlalchemy.types import JSON, Boolean, String
 
 # strftime directives we accept and their PostgreSQL to_char equivalents.
 _PG_FORMAT = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
@@ -99,3 +99,83 @@ def _agg_pg(element: Any, compiler: Any, **kw: Any) -> str:
 @compiles(json_array_agg_distinct, "postgresql")
 def _agg_d_pg(element: Any, compiler: Any, **kw: Any) -> str:
     return f"json_agg(DISTINCT {compiler.process(element.clauses, **kw)})"
+
+
+def like_pattern(needle: str) -> str:
+    """A LIKE pattern matching `needle` literally anywhere (escape character: backslash)."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class contains_ci(FunctionElement[bool]):
+    """Case-insensitive literal substring test, Unicode-aware on both backends.
+
+    SQLite's LIKE and lower() fold ASCII only; an ASCII needle can use plain LIKE (already
+    ASCII case-insensitive, and index-friendly), any other needle folds both sides in Python.
+    """
+
+    type = Boolean()
+    inherit_cache = True
+    name = "contains_ci"
+
+    def __init__(self, expr: Any, needle: str) -> None:
+        self.ascii = needle.isascii()
+        super().__init__(expr, literal(like_pattern(needle)), literal(like_pattern(needle.lower())))
+
+
+class contains_ci_unicode(contains_ci):
+    inherit_cache = True
+    name = "contains_ci_unicode"
+
+
+def contains_insensitive(expr: Any, needle: str) -> Any:
+    return (contains_ci if needle.isascii() else contains_ci_unicode)(expr, needle)
+
+
+@compiles(contains_ci, "sqlite")
+def _contains_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    expr, pattern, _ = list(element.clauses)
+    return f"({compiler.process(expr, **kw)} LIKE {compiler.process(pattern, **kw)} ESCAPE '\\')"
+
+
+@compiles(contains_ci_unicode, "sqlite")
+def _contains_u_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    expr, _, lowered = list(element.clauses)
+    return (
+        f"(skyatlas_lower({compiler.process(expr, **kw)}) LIKE "
+        f"{compiler.process(lowered, **kw)} ESCAPE '\\')"
+    )
+
+
+@compiles(contains_ci, "postgresql")
+def _contains_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    expr, _, lowered = list(element.clauses)
+    return (
+        # Columns sort with COLLATE "C", which folds ASCII only: fold with the database's
+        # default collation instead, which knows the rest of Unicode.
+        f'(lower(({compiler.process(expr, **kw)}) COLLATE "default") LIKE '
+        f"{compiler.process(lowered, **kw)} ESCAPE '\\')"
+    )
+
+
+class regexp_ci(FunctionElement[bool]):
+    """Case-insensitive regular-expression search (Python `re` on SQLite, `~*` on PostgreSQL)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "regexp_ci"
+
+
+@compiles(regexp_ci, "sqlite")
+def _regexp_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    expr, pattern = list(element.clauses)
+    return f"skyatlas_regexp({compiler.process(pattern, **kw)}, {compiler.process(expr, **kw)})"
+
+
+@compiles(regexp_ci, "postgresql")
+def _regexp_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    expr, pattern = list(element.clauses)
+    return (
+        f'((({compiler.process(expr, **kw)}) COLLATE "default") ~* '
+        f"{compiler.process(pattern, **kw)})"
+    )

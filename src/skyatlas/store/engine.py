@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -13,6 +15,23 @@ from sqlalchemy.pool import QueuePool
 from skyatlas.config import Settings
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _regexp_search(pattern: str, value: Any) -> bool:
+    """SQLite has no regular expressions; the same case-insensitive search PostgreSQL's ~*
+    does, with Python's `re` (patterns are validated before they get here)."""
+    if not isinstance(value, str) or not isinstance(pattern, str):
+        return False
+    return _compiled(pattern).search(value) is not None
+
+
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers run while one writer commits; busy_timeout makes writers queue instead of
     # failing with "database is locked" when the server and an import run side by side.
@@ -22,6 +41,8 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    dbapi_conn.create_function("skyatlas_lower", 1, _unicode_lower, deterministic=True)
+    dbapi_conn.create_function("skyatlas_regexp", 2, _regexp_search, deterministic=True)
     # pysqlite's own transaction handling would defer BEGIN; we emit it ourselves (see below).
     dbapi_conn.isolation_level = None
 
@@ -83,5 +104,6 @@ class Store:
 
 def open_store(settings: Settings) -> Store:
     if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # The store holds sealed secrets and everyone's inventory: private to its owner.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return Store(engine=make_engine(settings.store_url), settings=settings)

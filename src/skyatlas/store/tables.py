@@ -5,17 +5,18 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
-    String,
     Table,
     Text,
     UniqueConstraint,
 )
 
-from skyatlas.store.types import JSONDoc, UTCDateTime
+from skyatlas.store.types import JSONDoc, Str, UTCDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -39,9 +40,9 @@ def _timestamps() -> list[Column]:
 domains = Table(
     "domains",
     metadata,
-    Column("domain_id", String(ID), primary_key=True),
-    Column("name", String(255), nullable=False, unique=True),
-    Column("state", String(16), nullable=False),
+    Column("domain_id", Str(ID), primary_key=True),
+    Column("name", Str(255), nullable=False, unique=True),
+    Column("state", Str(16), nullable=False),
     Column("tags", JSONDoc, nullable=False),
     *_timestamps(),
 )
@@ -51,7 +52,7 @@ domain_keys = Table(
     "domain_keys",
     metadata,
     Column("domain_id", ForeignKey("domains.domain_id"), primary_key=True),
-    Column("algorithm", String(16), nullable=False),
+    Column("algorithm", Str(16), nullable=False),
     Column("public_key", Text, nullable=False),
     Column("private_key_encrypted", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -60,10 +61,10 @@ domain_keys = Table(
 workspaces = Table(
     "workspaces",
     metadata,
-    Column("workspace_id", String(ID), primary_key=True),
+    Column("workspace_id", Str(ID), primary_key=True),
     Column("domain_id", ForeignKey("domains.domain_id"), nullable=False, index=True),
-    Column("name", String(255), nullable=False),
-    Column("state", String(16), nullable=False),
+    Column("name", Str(255), nullable=False),
+    Column("state", Str(16), nullable=False),
     Column("tags", JSONDoc, nullable=False),
     *_timestamps(),
     UniqueConstraint("domain_id", "name"),
@@ -72,11 +73,11 @@ workspaces = Table(
 project_groups = Table(
     "project_groups",
     metadata,
-    Column("project_group_id", String(ID), primary_key=True),
-    Column("domain_id", String(ID), nullable=False),
+    Column("project_group_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
     Column("workspace_id", ForeignKey("workspaces.workspace_id"), nullable=False, index=True),
-    Column("name", String(255), nullable=False),
-    Column("parent_group_id", String(ID), nullable=True, index=True),
+    Column("name", Str(255), nullable=False),
+    Column("parent_group_id", Str(ID), nullable=True, index=True),
     Column("tags", JSONDoc, nullable=False),
     *_timestamps(),
     UniqueConstraint("workspace_id", "parent_group_id", "name"),
@@ -85,12 +86,12 @@ project_groups = Table(
 projects = Table(
     "projects",
     metadata,
-    Column("project_id", String(ID), primary_key=True),
-    Column("domain_id", String(ID), nullable=False),
+    Column("project_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
     Column("workspace_id", ForeignKey("workspaces.workspace_id"), nullable=False, index=True),
-    Column("name", String(255), nullable=False),
-    Column("project_type", String(16), nullable=False),
-    Column("project_group_id", String(ID), nullable=True, index=True),
+    Column("name", Str(255), nullable=False),
+    Column("project_type", Str(16), nullable=False),
+    Column("project_group_id", Str(ID), nullable=True, index=True),
     Column("tags", JSONDoc, nullable=False),
     *_timestamps(),
     UniqueConstraint("workspace_id", "name"),
@@ -99,11 +100,11 @@ projects = Table(
 roles = Table(
     "roles",
     metadata,
-    Column("role_id", String(ID), primary_key=True),
+    Column("role_id", Str(ID), primary_key=True),
     # NULL for the managed roles, which every domain shares.
-    Column("domain_id", String(ID), nullable=True, index=True),
-    Column("name", String(255), nullable=False),
-    Column("role_type", String(24), nullable=False),
+    Column("domain_id", Str(ID), nullable=True, index=True),
+    Column("name", Str(255), nullable=False),
+    Column("role_type", Str(24), nullable=False),
     Column("permissions", JSONDoc, nullable=True),
     Column("is_managed", Boolean, nullable=False),
     Column("tags", JSONDoc, nullable=False),
@@ -113,18 +114,18 @@ roles = Table(
 apps = Table(
     "apps",
     metadata,
-    Column("app_id", String(ID), primary_key=True),
-    Column("domain_id", String(ID), nullable=False, index=True),
-    Column("workspace_id", String(ID), nullable=True, index=True),
-    Column("name", String(255), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("role_id", String(ID), nullable=False),
-    Column("role_type", String(24), nullable=False),
-    Column("resource_group", String(16), nullable=False),
-    Column("project_id", String(ID), nullable=True),
-    Column("project_group_id", String(ID), nullable=True),
+    Column("app_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False, index=True),
+    Column("workspace_id", Str(ID), nullable=True, index=True),
+    Column("name", Str(255), nullable=False),
+    Column("state", Str(16), nullable=False),
+    Column("role_id", Str(ID), nullable=False),
+    Column("role_type", Str(24), nullable=False),
+    Column("resource_group", Str(16), nullable=False),
+    Column("project_id", Str(ID), nullable=True),
+    Column("project_group_id", Str(ID), nullable=True),
     # The jti of the one client secret that is valid now; rotating replaces it.
-    Column("client_id", String(64), nullable=False),
+    Column("client_id", Str(64), nullable=False),
     Column("expired_at", UTCDateTime(), nullable=False),
     Column("last_accessed_at", UTCDateTime(), nullable=True),
     Column("tags", JSONDoc, nullable=False),
@@ -134,14 +135,14 @@ apps = Table(
 service_accounts = Table(
     "service_accounts",
     metadata,
-    Column("service_account_id", String(ID), primary_key=True),
-    Column("domain_id", String(ID), nullable=False),
+    Column("service_account_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
     Column("workspace_id", ForeignKey("workspaces.workspace_id"), nullable=False, index=True),
-    Column("project_id", String(ID), nullable=False, index=True),
-    Column("name", String(255), nullable=False),
-    Column("provider", String(64), nullable=False),
+    Column("project_id", Str(ID), nullable=False, index=True),
+    Column("name", Str(255), nullable=False),
+    Column("provider", Str(64), nullable=False),
     Column("data", JSONDoc, nullable=False),
-    Column("secret_id", String(ID), nullable=True),
+    Column("secret_id", Str(ID), nullable=True),
     # AES-GCM ciphertext of secret_data; never returned, never logged.
     Column("secret_encrypted", LargeBinary, nullable=True),
     Column("tags", JSONDoc, nullable=False),
@@ -154,20 +155,119 @@ Index("ix_apps_client_id", apps.c.client_id)
 regions = Table(
     "regions",
     metadata,
-    Column("region_id", String(ID), primary_key=True),
-    Column("domain_id", String(ID), nullable=False),
+    Column("region_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
     Column("workspace_id", ForeignKey("workspaces.workspace_id"), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("region_code", String(128), nullable=False),
-    Column("provider", String(64), nullable=False),
+    Column("name", Str(255), nullable=False),
+    Column("region_code", Str(128), nullable=False),
+    Column("provider", Str(64), nullable=False),
     Column("tags", JSONDoc, nullable=False),
     *_timestamps(),
     UniqueConstraint("workspace_id", "provider", "region_code"),
 )
 
+cloud_service_types = Table(
+    "cloud_service_types",
+    metadata,
+    Column("cloud_service_type_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("workspace_id", ForeignKey("workspaces.workspace_id"), nullable=False),
+    Column("name", Str(255), nullable=False),
+    Column("group", Str(255), nullable=False),
+    Column("provider", Str(64), nullable=False),
+    Column("is_primary", Boolean, nullable=False),
+    Column("is_major", Boolean, nullable=False),
+    Column("resource_type", Str(255), nullable=True),
+    # metadata.search: the data.* paths users filter on; each gets an expression index.
+    Column("metadata", JSONDoc, nullable=False),
+    Column("labels", JSONDoc, nullable=False),
+    Column("tags", JSONDoc, nullable=False),
+    *_timestamps(),
+    UniqueConstraint("workspace_id", "provider", "group", "name"),
+)
+
+#: One row per resource. The searchable core is real columns; `data`, `metadata`, `tags` are
+#: JSON (JSONB on PostgreSQL). Provider tags are also in `cloud_service_tags` for index lookups.
+cloud_services = Table(
+    "cloud_services",
+    metadata,
+    Column("cloud_service_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("workspace_id", Str(ID), nullable=False),
+    Column("project_id", Str(ID), nullable=True),
+    Column("provider", Str(64), nullable=False),
+    Column("cloud_service_group", Str(255), nullable=False),
+    Column("cloud_service_type", Str(255), nullable=False),
+    Column("state", Str(16), nullable=False),
+    Column("name", Str(512), nullable=True),
+    Column("account", Str(255), nullable=True),
+    Column("instance_type", Str(255), nullable=True),
+    Column("instance_size", Float, nullable=True),
+    Column("region_code", Str(128), nullable=True),
+    Column("resource_id", Str(1024), nullable=True),
+    Column("external_link", Text, nullable=True),
+    Column("ip_addresses", JSONDoc, nullable=False),
+    Column("data", JSONDoc, nullable=False),
+    Column("metadata", JSONDoc, nullable=False),
+    Column("tags", JSONDoc, nullable=False),
+    Column("collector_id", Str(ID), nullable=True),
+    Column("service_account_id", Str(ID), nullable=True),
+    Column("secret_id", Str(ID), nullable=True),
+    Column("last_collected_at", UTCDateTime(), nullable=True),
+    # Successful collections in a row that did not see this resource (reconcile).
+    Column("missed_count", Integer, nullable=False, default=0),
+    # provider/group/type/account/resource_id joined: the collection upsert key.
+    Column("upsert_key", Str(1600), nullable=True),
+    # Lower-cased name, ids and IPs: what a keyword token is matched against.
+    Column("search_text", Text, nullable=False),
+    *_timestamps(),
+    Column("deleted_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("workspace_id", "upsert_key"),
+)
+Index(
+    "ix_cloud_services_scope_type",
+    cloud_services.c.workspace_id,
+    cloud_services.c.provider,
+    cloud_services.c.cloud_service_group,
+    cloud_services.c.cloud_service_type,
+    cloud_services.c.state,
+)
+Index("ix_cloud_services_project", cloud_services.c.project_id, cloud_services.c.state)
+Index("ix_cloud_services_region", cloud_services.c.workspace_id, cloud_services.c.region_code)
+Index("ix_cloud_services_name", cloud_services.c.workspace_id, cloud_services.c.name)
+Index("ix_cloud_services_resource_id", cloud_services.c.resource_id)
+Index("ix_cloud_services_created", cloud_services.c.workspace_id, cloud_services.c.created_at)
+
+#: Provider tags, one row per (resource, provider, key): tag filters are index lookups here.
+#: workspace_id and state are copied from the resource so counts need not touch it.
+cloud_service_tags = Table(
+    "cloud_service_tags",
+    metadata,
+    Column(
+        "cloud_service_id",
+        ForeignKey("cloud_services.cloud_service_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("provider", Str(64), primary_key=True),
+    Column("key", Str(255), primary_key=True),
+    Column("value", Str(1024), nullable=False),
+    Column("workspace_id", Str(ID), nullable=False),
+)
+Index(
+    "ix_cloud_service_tags_lookup",
+    cloud_service_tags.c.workspace_id,
+    cloud_service_tags.c.provider,
+    cloud_service_tags.c.key,
+    cloud_service_tags.c.value,
+)
+
+
 #: Tables whose rows belong to one workspace, in an order that is safe to delete in (dependents
 #: first). Deleting a workspace with `force` clears each of them.
 WORKSPACE_OWNED: list[tuple[str, Table]] = [
+    ("cloud service tags", cloud_service_tags),
+    ("cloud services", cloud_services),
+    ("cloud service types", cloud_service_types),
     ("regions", regions),
     ("service accounts", service_accounts),
     ("apps", apps),

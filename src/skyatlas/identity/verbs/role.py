@@ -28,7 +28,11 @@ def _permission(value: str) -> str:
     return value
 
 
-Permission = Annotated[str, Field(max_length=200), AfterValidator(_permission)]
+Permission = Annotated[
+    str,
+    Field(max_length=200, json_schema_extra={"pattern": PERMISSION_PATTERN.pattern}),
+    AfterValidator(_permission),
+]
 Permissions = Annotated[list[Permission], Field(min_length=1, max_length=500)]
 
 
