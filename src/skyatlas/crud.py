@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Table, select
 
 from skyatlas.errors import not_found
 from skyatlas.ids import iso
-from skyatlas.query.compile import Field, FieldSet
+from skyatlas.query.compile import Field, FieldSet, Prefix, flat_map, json_document
 from skyatlas.query.execute import run_list, run_stat
 from skyatlas.query.model import Condition
 from skyatlas.query.spaceone import parse_query, parse_stat_query
@@ -26,12 +26,15 @@ def field_set(
 ) -> FieldSet:
     """Every plain column is a field; `tags.<key>` and `data.<path>` reach into JSON."""
     columns: dict[str, Field] = {}
-    maps = {}
+    prefixes: dict[str, Prefix] = {}
     for col in table.columns:
         if col.name in exclude:
             continue
-        if col.name in ("tags", "data"):
-            maps[col.name] = (col, col.name == "data")
+        if col.name == "tags":
+            prefixes["tags"] = flat_map(col)
+            continue
+        if col.name == "data":
+            prefixes["data"] = json_document(col)
             continue
         if col.name == "permissions":
             continue
@@ -39,7 +42,7 @@ def field_set(
         if col.name in ("is_managed",):
             kind = "boolean"
         columns[col.name] = Field(col, kind)  # type: ignore[arg-type]
-    return FieldSet(id_key=id_key, columns=columns, maps=maps, keyword=(id_key, *keyword))
+    return FieldSet(id_key=id_key, columns=columns, prefixes=prefixes, keyword=(id_key, *keyword))
 
 
 def render(row: Row[Any], *, hide: Sequence[str] = ()) -> dict[str, Any]:

@@ -21,38 +21,50 @@ from skyatlas.ids import parse_iso
 from skyatlas.query.model import EMPTY_LIST, Condition, Query, SortKey, StatQuery
 from skyatlas.query.sqlfuncs import contains_insensitive, regexp_ci
 
-FieldType = Literal["string", "number", "boolean", "datetime"]
+FieldType = Literal["string", "number", "boolean", "datetime", "json"]
+Compiler = Callable[[Condition], ColumnElement[bool]]
 
 
 @dataclass(frozen=True)
 class Field:
-    """One queryable key: its SQL expression and the type of its values."""
+    """One queryable key.
+
+    `expr` is a scalar SQL expression of its value (used by conditions on plain columns, and by
+    sort, distinct and group keys); `condition`, when set, compiles conditions itself (JSON
+    paths with list semantics, tag-table lookups).
+    """
 
     expr: ColumnElement[Any]
     type: FieldType = "string"
+    condition: Compiler | None = None
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """Keys that start with `<name>.`: how the rest becomes a field, and how `only` splits it."""
+
+    resolve: Callable[[str], Field]
+    split: Callable[[str], list[str]]
 
 
 @dataclass(frozen=True)
 class FieldSet:
     """The keys a resource answers to.
 
-    `columns` are exact keys; `maps` are JSON objects reached as `<name>.<rest>`: a flat map
-    takes `<rest>` whole as one key (tag keys may contain dots, `tags.app.kubernetes.io/name`),
-    a nested one follows `<rest>` as a dotted path (`data.account.id`). `keyword` lists the keys
-    a keyword token is matched against.
+    `columns` are exact keys; `prefixes` handle `<name>.<rest>` keys (`data.compute.az`,
+    `tags.aws.Name`); `keyword` lists the keys a keyword token is matched against.
     """
 
     id_key: str
     columns: Mapping[str, Field]
-    maps: Mapping[str, tuple[ColumnElement[Any], bool]] = dc_field(default_factory=dict)
+    prefixes: Mapping[str, Prefix] = dc_field(default_factory=dict)
     keyword: tuple[str, ...] = ()
 
     def split_path(self, key: str) -> list[str]:
-        """The segments of a key as a record nests them (`only` uses this): a flat map's key is
-        one segment even when it contains dots."""
+        """The segments of a key as a record nests them (`only` uses this)."""
         head, _, rest = key.partition(".")
-        if rest and head in self.maps and not self.maps[head][1]:
-            return [head, rest]
+        if rest and head in self.prefixes:
+            return [head, *self.prefixes[head].split(rest)]
         return key.split(".")
 
     def resolve(self, key: str, where: str = "") -> Field:
@@ -60,15 +72,50 @@ class FieldSet:
         if field is not None:
             return field
         head, _, rest = key.partition(".")
-        if rest and head in self.maps:
-            column, nested = self.maps[head]
-            path = tuple(rest.split(".")) if nested else rest
-            if nested and not all(path):
-                raise InvalidParameter(f"{where}: '{key}' has an empty path segment")
-            return Field(column[path].as_string(), "string")
-        known = sorted(self.columns) + [f"{name}.<key>" for name in self.maps]
+        if rest and head in self.prefixes:
+            try:
+                return self.prefixes[head].resolve(rest)
+            except InvalidParameter as exc:
+                prefix = f"{where}: " if where else ""
+                raise InvalidParameter(f"{prefix}{exc.message}") from None
+        known = sorted(self.columns) + [f"{name}.<key>" for name in self.prefixes]
         prefix = f"{where}: " if where else ""
         raise InvalidParameter(f"{prefix}unknown field '{key}'; known fields: {', '.join(known)}")
+
+
+def flat_map(column: ColumnElement[Any]) -> Prefix:
+    """A JSON object of string values whose keys may contain dots (`tags.app.kubernetes.io`)."""
+    return Prefix(
+        resolve=lambda rest: Field(column[rest].as_string(), "string"),
+        split=lambda rest: [rest],
+    )
+
+
+def json_path(rest: str) -> tuple[str, ...]:
+    path = tuple(rest.split("."))
+    if not all(path):
+        raise InvalidParameter(f"'{rest}' has an empty path segment")
+    return path
+
+
+def json_field(doc: ColumnElement[Any], path: tuple[str, ...]) -> Field:
+    """A path inside a JSON document, with list semantics (see `skyatlas.query.jsonpath`)."""
+    from skyatlas.query.jsonpath import compile_json_condition
+    from skyatlas.query.sqlfuncs import json_scalar
+
+    return Field(
+        json_scalar(doc, path),
+        "json",
+        condition=lambda cond: compile_json_condition(doc, path, cond),
+    )
+
+
+def json_document(doc: ColumnElement[Any]) -> Prefix:
+    """`<name>.<dotted.path>` into a JSON document column."""
+    return Prefix(
+        resolve=lambda rest: json_field(doc, json_path(rest)),
+        split=lambda rest: rest.split("."),
+    )
 
 
 def _coerce(field: Field, value: Any, label: str) -> Any:
@@ -126,6 +173,8 @@ _ORDERED: dict[str, Callable[[ColumnElement[Any], Any], ColumnElement[bool]]] = 
 
 def compile_condition(cond: Condition, fields: FieldSet) -> ColumnElement[bool]:
     field = fields.resolve(cond.key, cond.label)
+    if field.condition is not None:
+        return field.condition(cond)
     expr, op, value, label = field.expr, cond.op, cond.value, cond.label
     if op == "eq":
         return expr.is_(None) if value is None else expr == _coerce(field, value, label)

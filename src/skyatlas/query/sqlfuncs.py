@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import JSON, Boolean, String
+from sqlalchemy.types import ARRAY, JSON, Boolean, String
 
 # strftime directives we accept and their PostgreSQL to_char equivalents.
 _PG_FORMAT = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
@@ -179,3 +179,36 @@ def _regexp_pg(element: Any, compiler: Any, **kw: Any) -> str:
         f'((({compiler.process(expr, **kw)}) COLLATE "default") ~* '
         f"{compiler.process(pattern, **kw)})"
     )
+
+
+class json_scalar(FunctionElement[Any]):
+    """The value at a path of a JSON document, for ORDER BY, DISTINCT and GROUP BY.
+
+    SQLite gives typed scalars (objects and lists as JSON text); PostgreSQL gives jsonb, which
+    the driver decodes, and which sorts numbers as numbers.
+    """
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_scalar"
+
+    def __init__(self, doc: Any, path: tuple[str, ...]) -> None:
+        import json
+
+        super().__init__(
+            doc,
+            literal("$" + "".join("." + json.dumps(seg) for seg in path)),
+            literal(list(path), type_=ARRAY(String())),
+        )
+
+
+@compiles(json_scalar, "sqlite")
+def _json_scalar_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    doc, path, _ = list(element.clauses)
+    return f"json_extract({compiler.process(doc, **kw)}, {compiler.process(path, **kw)})"
+
+
+@compiles(json_scalar, "postgresql")
+def _json_scalar_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    doc, _, path = list(element.clauses)
+    return f"({compiler.process(doc, **kw)} #> {compiler.process(path, **kw)})"

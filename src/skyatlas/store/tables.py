@@ -238,8 +238,8 @@ Index("ix_cloud_services_name", cloud_services.c.workspace_id, cloud_services.c.
 Index("ix_cloud_services_resource_id", cloud_services.c.resource_id)
 Index("ix_cloud_services_created", cloud_services.c.workspace_id, cloud_services.c.created_at)
 
-#: Provider tags, one row per (resource, provider, key): tag filters are index lookups here.
-#: workspace_id and state are copied from the resource so counts need not touch it.
+#: Provider tags, one row per (resource, provider, key): a tag filter is an index range scan
+#: here (the covering index yields resource ids without touching the resources table).
 cloud_service_tags = Table(
     "cloud_service_tags",
     metadata,
@@ -251,21 +251,19 @@ cloud_service_tags = Table(
     Column("provider", Str(64), primary_key=True),
     Column("key", Str(255), primary_key=True),
     Column("value", Str(1024), nullable=False),
-    Column("workspace_id", Str(ID), nullable=False),
 )
 Index(
     "ix_cloud_service_tags_lookup",
-    cloud_service_tags.c.workspace_id,
     cloud_service_tags.c.provider,
     cloud_service_tags.c.key,
     cloud_service_tags.c.value,
+    cloud_service_tags.c.cloud_service_id,
 )
 
 
 #: Tables whose rows belong to one workspace, in an order that is safe to delete in (dependents
 #: first). Deleting a workspace with `force` clears each of them.
 WORKSPACE_OWNED: list[tuple[str, Table]] = [
-    ("cloud service tags", cloud_service_tags),
     ("cloud services", cloud_services),
     ("cloud service types", cloud_service_types),
     ("regions", regions),

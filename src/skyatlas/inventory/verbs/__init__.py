@@ -4,6 +4,7 @@ from skyatlas.api.registry import Registry
 
 
 def register(registry: Registry) -> None:
-    from skyatlas.inventory.verbs import region
+    from skyatlas.inventory.verbs import cloud_service, region
 
     region.register(registry)
+    cloud_service.register(registry)

@@ -1,0 +1,230 @@
+"""Cloud services: scoping, writes through one upsert path, reads through the query engine.
+
+The API verbs, the bulk import and the collectors all write through `write_batch`, so a resource
+is stored the same way whichever door it came in by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
+
+from skyatlas.errors import InvalidParameter, not_found
+from skyatlas.identity.caller import Caller
+from skyatlas.ids import new_id, utcnow
+from skyatlas.inventory.records import normalise_tags, search_text, tag_rows, upsert_key
+
+__all__ = ["normalise_tags", "upsert_key"]
+from skyatlas.query.model import Query, StatQuery
+from skyatlas.store.tables import cloud_service_tags, cloud_services, projects
+
+VISIBLE_STATES = ("ACTIVE", "DISCONNECTED")
+
+
+def scope(conn: Connection, caller: Caller) -> list[ColumnElement[bool]]:
+    return [
+        cloud_services.c.domain_id == caller.domain_id,
+        *caller.workspace_clauses(cloud_services.c.workspace_id),
+        *caller.project_clauses(conn, cloud_services.c.project_id),
+    ]
+
+
+def mentions_state(query: Query | StatQuery) -> bool:
+    return any(c.key == "state" for c in (*query.filter, *query.filter_or))
+
+
+def state_scope(query: Query | StatQuery) -> list[ColumnElement[bool]]:
+    """DELETED resources stay hidden unless the query asks about `state` itself."""
+    if mentions_state(query):
+        return []
+    return [cloud_services.c.state.in_(VISIBLE_STATES)]
+
+
+@dataclass
+class Collection:
+    """Who collected a batch (absent for API creates and plain imports)."""
+
+    collector_id: str | None = None
+    service_account_id: str | None = None
+    secret_id: str | None = None
+    collected_at: datetime | None = None
+
+
+@dataclass
+class WriteResult:
+    created: int = 0
+    updated: int = 0
+    ids: list[str] | None = None
+
+
+def _row_values(body: dict[str, Any], now: datetime) -> dict[str, Any]:
+    provider = body["provider"]
+    group = body["cloud_service_group"]
+    type_ = body["cloud_service_type"]
+    reference = body.get("reference") or {}
+    ips = list(body.get("ip_addresses") or [])
+    return {
+        "provider": provider,
+        "cloud_service_group": group,
+        "cloud_service_type": type_,
+        "name": body.get("name"),
+        "account": body.get("account"),
+        "instance_type": body.get("instance_type"),
+        "instance_size": body.get("instance_size"),
+        "region_code": body.get("region_code"),
+        "resource_id": reference.get("resource_id"),
+        "external_link": reference.get("external_link"),
+        "ip_addresses": ips,
+        "data": body.get("data") or {},
+        "metadata": body.get("metadata") or {},
+        "tags": normalise_tags(provider, body.get("tags")),
+        "upsert_key": upsert_key(
+            provider, group, type_, body.get("account"), reference.get("resource_id")
+        ),
+        "updated_at": now,
+    }
+
+
+def check_projects(
+    conn: Connection, caller: Caller | None, workspace_id: str, project_ids: Iterable[str]
+) -> None:
+    """Every named project exists in the workspace and, for a member, is one of its own."""
+    wanted = sorted(set(project_ids))
+    if not wanted:
+        return
+    found = set(
+        conn.execute(
+            select(projects.c.project_id).where(
+                projects.c.workspace_id == workspace_id, projects.c.project_id.in_(wanted)
+            )
+        ).scalars()
+    )
+    for project_id in wanted:
+        if project_id not in found:
+            raise not_found("project", "project_id", project_id)
+        if caller is not None:
+            caller.check_project(conn, project_id)
+
+
+def write_batch(
+    conn: Connection,
+    *,
+    domain_id: str,
+    workspace_id: str,
+    bodies: Sequence[dict[str, Any]],
+    upsert: bool,
+    default_project_id: str | None = None,
+    collection: Collection | None = None,
+) -> WriteResult:
+    """Create (or, with `upsert`, create-or-update by the collection key) a batch of resources
+    in one transaction. Bodies are validated create requests (dicts)."""
+    now = utcnow()
+    collection = collection or Collection()
+    rows = []
+    for body in bodies:
+        values = _row_values(body, now)
+        values["project_id"] = body.get("project_id") or default_project_id
+        rows.append(values)
+    existing: dict[str, tuple[str, datetime]] = {}
+    keys = [r["upsert_key"] for r in rows if r["upsert_key"]]
+    if keys:
+        for chunk_start in range(0, len(keys), 500):
+            chunk = keys[chunk_start : chunk_start + 500]
+            for cid, key, created in conn.execute(
+                select(
+                    cloud_services.c.cloud_service_id,
+                    cloud_services.c.upsert_key,
+                    cloud_services.c.created_at,
+                ).where(
+                    cloud_services.c.workspace_id == workspace_id,
+                    cloud_services.c.upsert_key.in_(chunk),
+                )
+            ):
+                existing[key] = (cid, created)
+    if existing and not upsert:
+        raise InvalidParameter(
+            "a resource with the same provider, group, type, account and reference.resource_id "
+            "already exists; update it instead",
+            code="ERROR_ALREADY_EXIST",
+        )
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    seen_in_batch: dict[str, dict[str, Any]] = {}
+    ids: list[str] = []
+    for values in rows:
+        key = values["upsert_key"]
+        if key and key in seen_in_batch:  # the same resource twice in one batch: last wins
+            target = seen_in_batch[key]
+            target.update({k: v for k, v in values.items() if k != "cloud_service_id"})
+            ids.append(target["cloud_service_id"])
+            continue
+        if key and key in existing:
+            cid, _created = existing[key]
+            values.update(cloud_service_id=cid, state="ACTIVE", deleted_at=None, missed_count=0)
+            updates.append(values)
+        else:
+            cid = new_id("cloud-svc")
+            values.update(
+                cloud_service_id=cid,
+                domain_id=domain_id,
+                workspace_id=workspace_id,
+                state="ACTIVE",
+                created_at=now,
+                deleted_at=None,
+                missed_count=0,
+            )
+            inserts.append(values)
+        values["collector_id"] = collection.collector_id
+        values["service_account_id"] = collection.service_account_id
+        values["secret_id"] = collection.secret_id
+        values["last_collected_at"] = collection.collected_at
+        values["search_text"] = search_text(
+            cid,
+            values["name"],
+            values["ip_addresses"],
+            values["cloud_service_group"],
+            values["cloud_service_type"],
+            values["resource_id"],
+        )
+        if key:
+            seen_in_batch[key] = values
+        ids.append(cid)
+    if inserts:
+        conn.execute(insert(cloud_services), inserts)
+    if updates:
+        cols = [c for c in updates[0] if c not in ("cloud_service_id", "project_id")]
+        assignments: dict[str, Any] = {c: bindparam(c) for c in cols}
+        # A re-collected resource keeps its project unless the batch names one.
+        assignments["project_id"] = func.coalesce(
+            bindparam("project_id"), cloud_services.c.project_id
+        )
+        stmt = (
+            update(cloud_services)
+            .where(cloud_services.c.cloud_service_id == bindparam("_id"))
+            .values(assignments)
+        )
+        conn.execute(stmt, [{**u, "_id": u["cloud_service_id"]} for u in updates])
+        conn.execute(
+            delete(cloud_service_tags).where(
+                cloud_service_tags.c.cloud_service_id.in_([u["cloud_service_id"] for u in updates])
+            )
+        )
+    tag_values = [
+        t for r in (*inserts, *updates) for t in tag_rows(r["cloud_service_id"], r["tags"])
+    ]
+    if tag_values:
+        conn.execute(insert(cloud_service_tags), tag_values)
+    return WriteResult(created=len(inserts), updated=len(updates), ids=ids)
+
+
+def replace_tags(conn: Connection, cloud_service_id: str, tags: dict[str, dict[str, str]]) -> None:
+    conn.execute(
+        delete(cloud_service_tags).where(cloud_service_tags.c.cloud_service_id == cloud_service_id)
+    )
+    rows = tag_rows(cloud_service_id, tags)
+    if rows:
+        conn.execute(insert(cloud_service_tags), rows)
