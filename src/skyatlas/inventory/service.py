@@ -20,6 +20,7 @@ from skyatlas.inventory.records import normalise_tags, search_text, tag_rows, up
 
 __all__ = ["normalise_tags", "upsert_key"]
 from skyatlas.query.model import Query, StatQuery
+from skyatlas.store.bulk import insert_rows
 from skyatlas.store.tables import cloud_service_tags, cloud_services, projects
 
 VISIBLE_STATES = ("ACTIVE", "DISCONNECTED")
@@ -194,7 +195,7 @@ def write_batch(
             seen_in_batch[key] = values
         ids.append(cid)
     if inserts:
-        conn.execute(insert(cloud_services), inserts)
+        insert_rows(conn, cloud_services, inserts)
     if updates:
         cols = [c for c in updates[0] if c not in ("cloud_service_id", "project_id")]
         assignments: dict[str, Any] = {c: bindparam(c) for c in cols}
@@ -217,7 +218,7 @@ def write_batch(
         t for r in (*inserts, *updates) for t in tag_rows(r["cloud_service_id"], r["tags"])
     ]
     if tag_values:
-        conn.execute(insert(cloud_service_tags), tag_values)
+        insert_rows(conn, cloud_service_tags, tag_values)
     return WriteResult(created=len(inserts), updated=len(updates), ids=ids)
 
 

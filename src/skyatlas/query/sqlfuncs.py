@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import literal
+from sqlalchemy import literal, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import ARRAY, JSON, Boolean, String
@@ -212,3 +212,38 @@ def _json_scalar_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 def _json_scalar_pg(element: Any, compiler: Any, **kw: Any) -> str:
     doc, _, path = list(element.clauses)
     return f"({compiler.process(doc, **kw)} #> {compiler.process(path, **kw)})"
+
+
+class json_text(FunctionElement[str]):
+    """The text of the scalar at a *declared* JSON path, spelled exactly like the expression
+    index built for that path: the path is rendered inline (it comes from validated
+    cloud-service-type metadata, never from a request) because neither SQLite nor PostgreSQL
+    matches an index expression against a bound parameter."""
+
+    type = String()
+    inherit_cache = True
+    name = "json_text"
+
+    def __init__(self, doc: Any, path: tuple[str, ...]) -> None:
+        import json
+
+        self.path = path
+        super().__init__(
+            doc,
+            literal_column(
+                "'" + ("$" + "".join("." + json.dumps(s) for s in path)).replace("'", "''") + "'"
+            ),
+            literal_column("'{" + ",".join(json.dumps(s) for s in path).replace("'", "''") + "}'"),
+        )
+
+
+@compiles(json_text, "sqlite")
+def _json_text_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    doc, path, _ = list(element.clauses)
+    return f"json_extract({compiler.process(doc, **kw)}, {compiler.process(path, **kw)})"
+
+
+@compiles(json_text, "postgresql")
+def _json_text_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    doc, _, path = list(element.clauses)
+    return f"({compiler.process(doc, **kw)} #>> {compiler.process(path, **kw)})"

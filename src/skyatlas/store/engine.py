@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
 
@@ -40,6 +41,11 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
+    # A 2 MB default page cache thrashes on a million resources; 32 MB per connection keeps
+    # the hot index pages in memory. Checkpoint every ~40 MB of WAL instead of every 4 MB.
+    cur.execute("PRAGMA cache_size=-32768")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
     cur.close()
     dbapi_conn.create_function("skyatlas_lower", 1, _unicode_lower, deterministic=True)
     dbapi_conn.create_function("skyatlas_regexp", 2, _regexp_search, deterministic=True)
@@ -58,10 +64,18 @@ def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str) -> Engine:
+    # orjson for every JSON column: several times faster than the standard library, which
+    # matters when a bulk import serialises four JSON documents per resource.
+    json_options = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
+            **json_options,
             poolclass=QueuePool,
             pool_size=8,
             max_overflow=8,
@@ -70,7 +84,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **json_options)
 
 
 @dataclass

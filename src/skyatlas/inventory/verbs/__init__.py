@@ -4,7 +4,8 @@ from skyatlas.api.registry import Registry
 
 
 def register(registry: Registry) -> None:
-    from skyatlas.inventory.verbs import cloud_service, region
+    from skyatlas.inventory.verbs import cloud_service, cloud_service_type, region
 
     region.register(registry)
+    cloud_service_type.register(registry)
     cloud_service.register(registry)

@@ -15,6 +15,8 @@ from skyatlas.ids import utcnow
 from skyatlas.inventory import service
 from skyatlas.inventory.fields import FIELDS
 from skyatlas.inventory.records import MINIMAL, normalise_tags, search_text, to_record
+from skyatlas.inventory.searchable import declared_keys, with_declared
+from skyatlas.query.compile import FieldSet
 from skyatlas.query.execute import run_list, run_stat
 from skyatlas.query.model import Condition
 from skyatlas.query.spaceone import parse_query, parse_stat_query
@@ -263,7 +265,13 @@ def register(registry: Registry) -> None:
         query = parse_query(req.query).with_filters(*_list_params(req))
         scope = [*service.scope(ctx.conn, ctx.caller), *service.state_scope(query)]
         return run_list(
-            ctx.conn, cloud_services, FIELDS, query, to_record, scope=scope, minimal=MINIMAL
+            ctx.conn,
+            cloud_services,
+            _fields(ctx),
+            query,
+            to_record,
+            scope=scope,
+            minimal=MINIMAL,
         )
 
     @verb("stat", StatRequest, StatResponse, ALL_ROLE_TYPES, "Aggregate resources")
@@ -272,7 +280,13 @@ def register(registry: Registry) -> None:
         resources the caller can see."""
         query = parse_stat_query(req.query)
         scope = [*service.scope(ctx.conn, ctx.caller), *service.state_scope(query)]
-        return run_stat(ctx.conn, cloud_services, FIELDS, query, scope=scope)
+        return run_stat(ctx.conn, cloud_services, _fields(ctx), query, scope=scope)
+
+
+def _fields(ctx: Ctx) -> FieldSet:
+    """The cloud-service keys, with the caller's declared searchable paths on their indexes."""
+    workspaces = None if ctx.caller.is_admin else [ctx.caller.workspace_id or ""]
+    return with_declared(FIELDS, declared_keys(ctx.conn, workspaces))
 
 
 def _project_workspace(ctx: Ctx, project_id: str) -> str:
