@@ -1,7 +1,8 @@
 """Demo data for `skyatlas serve --demo`: a small, deterministic organisation to explore.
 
-Loaded once (it is skipped when the demo project groups already exist), through plain inserts of
-the same records the API would create.
+Loaded once (it is skipped when the demo project groups already exist): project groups,
+projects, service accounts, regions, cloud service types and a few thousand resources from the
+same generator the benchmark uses, written through the same upsert path as imports.
 """
 
 from __future__ import annotations
@@ -9,7 +10,20 @@ from __future__ import annotations
 from sqlalchemy import Connection, insert, select
 
 from skyatlas.ids import utcnow
-from skyatlas.store.tables import project_groups, projects, regions, service_accounts, workspaces
+from skyatlas.inventory import generator
+from skyatlas.inventory.searchable import ensure_indexes, search_keys
+from skyatlas.inventory.service import write_batch
+from skyatlas.store.tables import (
+    cloud_service_types,
+    project_groups,
+    projects,
+    regions,
+    service_accounts,
+    workspaces,
+)
+
+#: How many resources the demo inventory holds: enough to page, filter and chart.
+DEMO_RESOURCES = 3000
 
 #: group → (parent group, projects)
 _TREE: dict[str, tuple[str | None, list[str]]] = {
@@ -26,19 +40,6 @@ _ACCOUNTS = [
     ("gcp-data", "google_cloud", "data-lake", "skyatlas-data-prod"),
     ("azure-ml", "azure", "ml-training", "6f1c2a9e-3b7d-4c58-9e21-0d4b8a7c5e13"),
     ("kakao-office", "kakaocloud", "office-network", "kc-project-office"),
-]
-
-
-#: (provider, region_code, name)
-_REGIONS = [
-    ("aws", "ap-northeast-2", "Asia Pacific (Seoul)"),
-    ("aws", "us-east-1", "US East (N. Virginia)"),
-    ("aws", "eu-west-1", "Europe (Ireland)"),
-    ("google_cloud", "asia-northeast3", "Seoul"),
-    ("google_cloud", "us-central1", "Iowa"),
-    ("azure", "koreacentral", "Korea Central"),
-    ("azure", "westeurope", "West Europe"),
-    ("kakaocloud", "kr-central-2", "Korea Central 2"),
 ]
 
 
@@ -112,18 +113,64 @@ def load_demo(conn: Connection, domain_id: str) -> bool:
                 updated_at=now,
             )
         )
-    for provider, code, name in _REGIONS:
+    _load_inventory(conn, domain_id, workspace_id, list(project_ids.values()))
+    return True
+
+
+def _load_inventory(
+    conn: Connection, domain_id: str, workspace_id: str, project_ids: list[str]
+) -> None:
+    """Regions, cloud service types (with their searchable fields) and resources, all from the
+    same generator the benchmark uses at a million resources."""
+    now = utcnow()
+    for provider in generator.PROVIDERS:
+        for code, name in generator.regions(provider):
+            conn.execute(
+                insert(regions).values(
+                    region_id=_demo_id("region", f"{workspace_id}/{provider}/{code}"),
+                    domain_id=domain_id,
+                    workspace_id=workspace_id,
+                    name=name,
+                    region_code=code,
+                    provider=provider,
+                    tags={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    keys: list[str] = []
+    type_fields = (
+        "name",
+        "group",
+        "provider",
+        "is_primary",
+        "is_major",
+        "resource_type",
+        "metadata",
+        "labels",
+        "tags",
+    )
+    for body in generator.cloud_service_types():
         conn.execute(
-            insert(regions).values(
-                region_id=_demo_id("region", f"{workspace_id}/{provider}/{code}"),
+            insert(cloud_service_types).values(
+                cloud_service_type_id=_demo_id(
+                    "cst", f"{workspace_id}/{body['provider']}/{body['group']}/{body['name']}"
+                ),
                 domain_id=domain_id,
                 workspace_id=workspace_id,
-                name=name,
-                region_code=code,
-                provider=provider,
-                tags={},
                 created_at=now,
                 updated_at=now,
+                **{k: body[k] for k in type_fields},
             )
         )
-    return True
+        keys.extend(search_keys(body["metadata"]))
+    ensure_indexes(conn, sorted(set(keys)))
+    bodies = list(generator.generate_cloud_services(DEMO_RESOURCES, project_ids=project_ids))
+    for start in range(0, len(bodies), 500):
+        write_batch(
+            conn,
+            domain_id=domain_id,
+            workspace_id=workspace_id,
+            bodies=bodies[start : start + 500],
+            upsert=True,
+        )
