@@ -102,8 +102,57 @@ STAT_QUERY_SCHEMA: dict[str, Any] = {
     "oneOf": [{"required": ["distinct"]}, {"required": ["aggregate"]}],
 }
 
+ANALYZE_QUERY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "SpaceONE analyze query: `group_by` (keys or {key, name}), `fields` (required: "
+        "{name: {operator, key?}}), `granularity` DAILY|MONTHLY|YEARLY with `start`/`end`, "
+        "`field_group`, `select`, `filter`, `filter_or`, `sort`, `page`."
+    ),
+    "required": ["fields"],
+    "properties": {
+        "group_by": {"type": "array", "items": {}},
+        "fields": {"type": "object"},
+        "field_group": {"type": "array", "items": {"type": "string"}},
+        "select": {"type": "object"},
+        "filter": {"type": "array", "items": _CONDITION_SCHEMA},
+        "filter_or": {"type": "array", "items": _CONDITION_SCHEMA},
+        "keyword": {"type": "string"},
+        "sort": _SORT_SCHEMA,
+        "page": _PAGE_SCHEMA,
+        "granularity": {"type": "string", "enum": ["DAILY", "MONTHLY", "YEARLY"]},
+        "start": {"type": "string"},
+        "end": {"type": "string"},
+    },
+}
+
 QueryParam = Annotated[dict[str, Any] | None, WithJsonSchema(QUERY_SCHEMA)]
+ANALYZE_QUERY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "SpaceONE analyze query: `group_by` (keys or {key, name}), `fields` (required: "
+        "{name: {operator, key?}}), `granularity` DAILY|MONTHLY|YEARLY with `start`/`end`, "
+        "`field_group`, `select`, `filter`, `filter_or`, `sort`, `page`."
+    ),
+    "required": ["fields"],
+    "properties": {
+        "group_by": {"type": "array", "items": {}},
+        "fields": {"type": "object"},
+        "field_group": {"type": "array", "items": {"type": "string"}},
+        "select": {"type": "object"},
+        "filter": {"type": "array", "items": _CONDITION_SCHEMA},
+        "filter_or": {"type": "array", "items": _CONDITION_SCHEMA},
+        "keyword": {"type": "string"},
+        "sort": _SORT_SCHEMA,
+        "page": _PAGE_SCHEMA,
+        "granularity": {"type": "string", "enum": ["DAILY", "MONTHLY", "YEARLY"]},
+        "start": {"type": "string"},
+        "end": {"type": "string"},
+    },
+}
+
 StatQueryParam = Annotated[dict[str, Any], WithJsonSchema(STAT_QUERY_SCHEMA)]
+AnalyzeQueryParam = Annotated[dict[str, Any], WithJsonSchema(ANALYZE_QUERY_SCHEMA)]
 
 
 class Request(BaseModel):

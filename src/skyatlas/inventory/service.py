@@ -19,7 +19,6 @@ from skyatlas.ids import new_id, utcnow
 from skyatlas.inventory.records import normalise_tags, search_text, tag_rows, upsert_key
 
 __all__ = ["normalise_tags", "upsert_key"]
-from skyatlas.query.model import Query, StatQuery
 from skyatlas.store.bulk import insert_rows
 from skyatlas.store.tables import cloud_service_tags, cloud_services, projects
 
@@ -34,11 +33,11 @@ def scope(conn: Connection, caller: Caller) -> list[ColumnElement[bool]]:
     ]
 
 
-def mentions_state(query: Query | StatQuery) -> bool:
+def mentions_state(query: Any) -> bool:
     return any(c.key == "state" for c in (*query.filter, *query.filter_or))
 
 
-def state_scope(query: Query | StatQuery) -> list[ColumnElement[bool]]:
+def state_scope(query: Any) -> list[ColumnElement[bool]]:
     """DELETED resources stay hidden unless the query asks about `state` itself."""
     if mentions_state(query):
         return []

@@ -16,12 +16,14 @@ from skyatlas.inventory import service
 from skyatlas.inventory.fields import FIELDS
 from skyatlas.inventory.records import MINIMAL, normalise_tags, search_text, to_record
 from skyatlas.inventory.searchable import declared_keys, with_declared
+from skyatlas.query.analyze import parse_analyze_query, run_analyze
 from skyatlas.query.compile import FieldSet
 from skyatlas.query.execute import run_list, run_stat
 from skyatlas.query.model import Condition
 from skyatlas.query.spaceone import parse_query, parse_stat_query
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import (
+    AnalyzeQueryParam,
     Empty,
     Id,
     JSONObject,
@@ -274,6 +276,18 @@ def register(registry: Registry) -> None:
             minimal=MINIMAL,
         )
 
+    @verb("analyze", AnalyzeRequest, AnalyzeResponse, ALL_ROLE_TYPES, "Analyze resources")
+    def analyze(ctx: Ctx, req: AnalyzeRequest) -> dict[str, Any]:
+        """Counts and sums of resources grouped by any keys (`group_by`), optionally over time
+        (`granularity` DAILY / MONTHLY / YEARLY of `created_at`, `start` / `end` inclusive),
+        with `field_group`, `select`, `sort` and `page`. Answers `{results, more,
+        total_count}`."""
+        query = parse_analyze_query(req.query)
+        scope = [*service.scope(ctx.conn, ctx.caller), *service.state_scope(query)]
+        return run_analyze(
+            ctx.conn, cloud_services, _fields(ctx), query, date_key="created_at", scope=scope
+        )
+
     @verb("stat", StatRequest, StatResponse, ALL_ROLE_TYPES, "Aggregate resources")
     def stat(ctx: Ctx, req: StatRequest) -> dict[str, Any]:
         """`distinct` values or an `aggregate` pipeline (group, sort, limit, ...) over the
@@ -281,6 +295,16 @@ def register(registry: Registry) -> None:
         query = parse_stat_query(req.query)
         scope = [*service.scope(ctx.conn, ctx.caller), *service.state_scope(query)]
         return run_stat(ctx.conn, cloud_services, _fields(ctx), query, scope=scope)
+
+
+class AnalyzeRequest(Request):
+    query: AnalyzeQueryParam
+
+
+class AnalyzeResponse(BaseModel):
+    results: list[dict[str, Any]]
+    more: bool
+    total_count: int
 
 
 def _fields(ctx: Ctx) -> FieldSet:
