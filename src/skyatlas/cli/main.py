@@ -109,8 +109,8 @@ def import_cloud_services(
         str | None, typer.Option("--project-id", help="Project for records that name none.")
     ] = None,
     batch_size: Annotated[
-        int, typer.Option(min=1, max=10000, help="Records per transaction.")
-    ] = 1000,
+        int, typer.Option(min=1, max=50000, help="Records per transaction.")
+    ] = 5000,
 ) -> None:
     """Import cloud services, upserted by their collection key (provider, group, type,
     account, reference.resource_id): importing the same file again creates nothing new.

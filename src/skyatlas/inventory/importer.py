@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection, select
 
@@ -24,6 +23,7 @@ from skyatlas.store.engine import Store
 from skyatlas.store.tables import workspaces
 
 _CHUNK = 1 << 20
+_IMPORT_CHECKPOINT_PAGES = 250_000  # about 1 GB of WAL between checkpoints
 
 
 @dataclass
@@ -77,12 +77,11 @@ def read_records(fh: IO[str]) -> Iterator[tuple[int, Any]]:
         line_no += 1
         if not line.strip():
             continue
-        try:
-            yield line_no, orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidParameter(f"line {line_no}: not valid JSON ({exc})") from None
+        # Raw text: the validation model parses it itself (in Rust), faster than a separate
+        # parse followed by validation of Python objects.
+        yield line_no, line
     if pending.strip():
-        yield line_no + 1, json.loads(pending)
+        yield line_no + 1, pending
 
 
 class _Prefixed:
@@ -116,7 +115,7 @@ def import_cloud_services(
     *,
     workspace_id: str | None = None,
     project_id: str | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Stream `path` into the store; `progress(records, bytes)` after every batch."""
@@ -143,6 +142,10 @@ def import_cloud_services(
         if not batch:
             return
         with store.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                # Checkpoint rarely while loading: each checkpoint copies and syncs every page
+                # touched since the last one, so fewer, larger checkpoints write much less.
+                conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={_IMPORT_CHECKPOINT_PAGES}")
             named = {b["project_id"] for b in batch if b.get("project_id")} - projects_seen
             service.check_projects(conn, None, workspace_id, named)
             projects_seen.update(named)
@@ -160,11 +163,13 @@ def import_cloud_services(
 
     with path.open("r", encoding="utf-8") as fh:
         for number, value in read_records(fh):
-            if not isinstance(value, dict):
-                raise InvalidParameter(f"record {number}: must be a JSON object")
-            value.pop("workspace_id", None)
             try:
-                body = CloudServiceCreate.model_validate(value)
+                if isinstance(value, str):
+                    body = CloudServiceCreate.model_validate_json(value)
+                elif isinstance(value, dict):
+                    body = CloudServiceCreate.model_validate(value)
+                else:
+                    raise InvalidParameter(f"record {number}: must be a JSON object")
             except ValidationError as exc:
                 first = exc.errors(include_input=False, include_url=False)[0]
                 where = ".".join(str(p) for p in first["loc"])
@@ -178,4 +183,8 @@ def import_cloud_services(
         flush()
         if progress:
             progress(result.read, path.stat().st_size)
+    if store.dialect == "sqlite":
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=10000")
     return result

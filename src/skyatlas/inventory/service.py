@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, update
 
 from skyatlas.errors import InvalidParameter, not_found
 from skyatlas.identity.caller import Caller
@@ -129,22 +129,22 @@ def write_batch(
         values = _row_values(body, now)
         values["project_id"] = body.get("project_id") or default_project_id
         rows.append(values)
-    existing: dict[str, tuple[str, datetime]] = {}
+    existing: dict[str, tuple[str, dict[str, dict[str, str]]]] = {}
     keys = [r["upsert_key"] for r in rows if r["upsert_key"]]
     if keys:
         for chunk_start in range(0, len(keys), 500):
             chunk = keys[chunk_start : chunk_start + 500]
-            for cid, key, created in conn.execute(
+            for cid, key, old_tags in conn.execute(
                 select(
                     cloud_services.c.cloud_service_id,
                     cloud_services.c.upsert_key,
-                    cloud_services.c.created_at,
+                    cloud_services.c.tags,
                 ).where(
                     cloud_services.c.workspace_id == workspace_id,
                     cloud_services.c.upsert_key.in_(chunk),
                 )
             ):
-                existing[key] = (cid, created)
+                existing[key] = (cid, old_tags)
     if existing and not upsert:
         raise InvalidParameter(
             "a resource with the same provider, group, type, account and reference.resource_id "
@@ -163,7 +163,7 @@ def write_batch(
             ids.append(target["cloud_service_id"])
             continue
         if key and key in existing:
-            cid, _created = existing[key]
+            cid, _old_tags = existing[key]
             values.update(cloud_service_id=cid, state="ACTIVE", deleted_at=None, missed_count=0)
             updates.append(values)
         else:
@@ -208,10 +208,13 @@ def write_batch(
             .values(assignments)
         )
         conn.execute(stmt, [{**u, "_id": u["cloud_service_id"]} for u in updates])
-        conn.execute(
-            delete(cloud_service_tags).where(
-                cloud_service_tags.c.cloud_service_id.in_([u["cloud_service_id"] for u in updates])
-            )
+        delete_tag_rows(
+            conn,
+            [
+                t
+                for u in updates
+                for t in tag_rows(u["cloud_service_id"], _old_tags_of(existing, u["upsert_key"]))
+            ],
         )
     tag_values = [
         t for r in (*inserts, *updates) for t in tag_rows(r["cloud_service_id"], r["tags"])
@@ -221,10 +224,36 @@ def write_batch(
     return WriteResult(created=len(inserts), updated=len(updates), ids=ids)
 
 
-def replace_tags(conn: Connection, cloud_service_id: str, tags: dict[str, dict[str, str]]) -> None:
+def _old_tags_of(
+    existing: dict[str, tuple[str, dict[str, dict[str, str]]]], key: str
+) -> dict[str, dict[str, str]]:
+    return existing[key][1] or {}
+
+
+def delete_tag_rows(conn: Connection, rows: list[dict[str, str]]) -> None:
+    """Remove tag-index rows by their full key (the index has no other access path)."""
+    if not rows:
+        return
+    t = cloud_service_tags.c
     conn.execute(
-        delete(cloud_service_tags).where(cloud_service_tags.c.cloud_service_id == cloud_service_id)
+        delete(cloud_service_tags).where(
+            t.provider == bindparam("p"),
+            t.key == bindparam("k"),
+            t.value == bindparam("v"),
+            t.cloud_service_id == bindparam("i"),
+        ),
+        [
+            {"p": r["provider"], "k": r["key"], "v": r["value"], "i": r["cloud_service_id"]}
+            for r in rows
+        ],
     )
-    rows = tag_rows(cloud_service_id, tags)
-    if rows:
-        conn.execute(insert(cloud_service_tags), rows)
+
+
+def replace_tags(
+    conn: Connection,
+    cloud_service_id: str,
+    old: dict[str, dict[str, str]],
+    new: dict[str, dict[str, str]],
+) -> None:
+    delete_tag_rows(conn, tag_rows(cloud_service_id, old))
+    insert_rows(conn, cloud_service_tags, tag_rows(cloud_service_id, new))

@@ -8,6 +8,7 @@ and the driver gets plain tuples. PostgreSQL keeps SQLAlchemy's batched multi-ro
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,9 +44,20 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     columns = tuple(rows[0])
     sql, processors = _prepared(conn, table, columns)
-    pairs = list(zip(columns, processors, strict=True))
-    params = [
-        tuple(p(row[c]) if p is not None and row[c] is not None else row[c] for c, p in pairs)
-        for row in rows
-    ]
+    getter = operator.itemgetter(*columns)
+    converted = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if len(columns) == 1:
+        params: list[Any] = [(getter(row),) for row in rows]
+    else:
+        params = [getter(row) for row in rows]
+    if converted:
+        # Only the columns with a processor (JSON, timestamps) are touched value by value.
+        fixed = []
+        for values in params:
+            values = list(values)
+            for i, process in converted:
+                if values[i] is not None:
+                    values[i] = process(values[i])
+            fixed.append(tuple(values))
+        params = fixed
     conn.exec_driver_sql(sql, params)

@@ -21,7 +21,12 @@ from skyatlas.identity.roles import ADMIN, ALL_ROLE_TYPES
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import Empty, Id, Name, QueryParam, Request, StatRequest, StatResponse, Tags
-from skyatlas.store.tables import WORKSPACE_OWNED, workspaces
+from skyatlas.store.tables import (
+    WORKSPACE_OWNED,
+    cloud_service_tags,
+    cloud_services,
+    workspaces,
+)
 
 FIELDS = field_set(workspaces, "workspace_id")
 
@@ -164,6 +169,16 @@ def register(registry: Registry) -> None:
                 f"workspace {req.workspace_id} still holds {held}; delete them first or pass "
                 "force: true"
             )
+        # The tag index has no workspace column: clear it through the workspace's resources.
+        ctx.conn.execute(
+            delete(cloud_service_tags).where(
+                cloud_service_tags.c.cloud_service_id.in_(
+                    select(cloud_services.c.cloud_service_id).where(
+                        cloud_services.c.workspace_id == req.workspace_id
+                    )
+                )
+            )
+        )
         for _label, t in WORKSPACE_OWNED:
             ctx.conn.execute(delete(t).where(t.c.workspace_id == req.workspace_id))
         ctx.conn.execute(delete(workspaces).where(workspaces.c.workspace_id == req.workspace_id))

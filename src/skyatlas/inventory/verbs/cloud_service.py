@@ -215,7 +215,7 @@ def register(registry: Registry) -> None:
         if req.tags is not None:
             tags = {**row.tags, **normalise_tags(row.provider, req.tags)}
             values["tags"] = tags
-            service.replace_tags(ctx.conn, row.cloud_service_id, tags)
+            service.replace_tags(ctx.conn, row.cloud_service_id, row.tags or {}, tags)
         merged = {**row._mapping, **values}
         values["search_text"] = search_text(
             row.cloud_service_id,
