@@ -88,6 +88,19 @@ ALLOWED: dict[tuple[str, str, str], frozenset[str]] = {
     ("identity", "workspace", "list"): ALL_READ,
     ("identity", "workspace", "stat"): ALL_READ,
     ("identity", "workspace", "update"): ONLY_ADMIN,
+    ("inventory", "cloud-service", "analyze"): ALL_READ,
+    ("inventory", "cloud-service", "create"): ALL_WRITE,
+    ("inventory", "cloud-service", "delete"): ALL_WRITE,
+    ("inventory", "cloud-service", "get"): ALL_READ,
+    ("inventory", "cloud-service", "list"): ALL_READ,
+    ("inventory", "cloud-service", "stat"): ALL_READ,
+    ("inventory", "cloud-service", "update"): ALL_WRITE,
+    ("inventory", "cloud-service-type", "create"): OWNERS_WRITE,
+    ("inventory", "cloud-service-type", "delete"): OWNERS_WRITE,
+    ("inventory", "cloud-service-type", "get"): ALL_READ,
+    ("inventory", "cloud-service-type", "list"): ALL_READ,
+    ("inventory", "cloud-service-type", "stat"): ALL_READ,
+    ("inventory", "cloud-service-type", "update"): OWNERS_WRITE,
     ("inventory", "region", "create"): OWNERS_WRITE,
     ("inventory", "region", "delete"): OWNERS_WRITE,
     ("inventory", "region", "get"): ALL_READ,
@@ -144,6 +157,8 @@ class World:
     target_app: str  # T: an app in A that is nobody's caller (update / rotate / enable ...)
     custom_role: str  # X: a custom role no app uses (role get / update)
     region: str  # R: a region of A
+    cloud_service: str  # C: a cloud service of A in project P (so the member may touch it)
+    cloud_service_type: str  # CT: a cloud service type of A
     tokens: dict[str, str | None]
     a_ids: set[str] = field(default_factory=set)
 
@@ -201,10 +216,41 @@ class World:
         self.a_ids.add(region)
         return region
 
+    def fresh_cloud_service(self) -> str:
+        cid = self.admin("/inventory/cloud-service/create", cloud_service_body(self.project))[
+            "cloud_service_id"
+        ]
+        self.a_ids.add(cid)
+        return cid
+
+    def fresh_cloud_service_type(self) -> str:
+        body = cloud_service_type_body(self.ws_a, unique("Doomed"))
+        type_id = self.admin("/inventory/cloud-service-type/create", body)["cloud_service_type_id"]
+        self.a_ids.add(type_id)
+        return type_id
+
     def fresh_workspace(self) -> str:
         return self.admin("/identity/workspace/create", {"name": unique("doomed-ws")})[
             "workspace_id"
         ]
+
+
+def cloud_service_body(project_id: str, name: str | None = None) -> dict[str, Any]:
+    """A resource without `reference.resource_id`, so repeated creates never collide (409)."""
+    return {
+        "name": name or unique("vm"),
+        "provider": "aws",
+        "cloud_service_group": "EC2",
+        "cloud_service_type": "Instance",
+        "region_code": "ap-northeast-2",
+        "project_id": project_id,
+        "data": {"compute": {"instance_state": "RUNNING"}},
+        "tags": {"aws": {"Name": "matrix"}},
+    }
+
+
+def cloud_service_type_body(workspace_id: str, name: str) -> dict[str, Any]:
+    return {"name": name, "group": "EC2", "provider": "aws", "workspace_id": workspace_id}
 
 
 def _app(env: Any, token: str, role_id: str, workspace_id: str, **extra: Any) -> dict[str, Any]:
@@ -250,6 +296,11 @@ def build_world(env: Any) -> World:
         {"name": "Seoul", "region_code": "ap-northeast-2", "provider": "aws", "workspace_id": ws_a},
     )
 
+    cloud_service = env.ok("/inventory/cloud-service/create", cloud_service_body(pid, "web-a"))
+    cloud_service_type = env.ok(
+        "/inventory/cloud-service-type/create", cloud_service_type_body(ws_a, "Instance")
+    )
+
     # workspace B has its own objects, so its owner's lists are not trivially empty
     other = _app(env, env.admin_token, "managed-workspace-owner", ws_b)
     b_group = env.ok("/identity/project-group/create", {"name": "BG", "workspace_id": ws_b})
@@ -265,6 +316,11 @@ def build_world(env: Any) -> World:
         "/inventory/region/create",
         {"name": "Tokyo", "region_code": "ap-northeast-1", "provider": "aws", "workspace_id": ws_b},
     )
+    env.ok(
+        "/inventory/cloud-service/create",
+        cloud_service_body(b_project["project_id"], "web-b"),
+    )
+    env.ok("/inventory/cloud-service-type/create", cloud_service_type_body(ws_b, "Instance"))
 
     # revoked: an app that was created and deleted
     deleted = _app(env, env.admin_token, "managed-workspace-owner", ws_a)
@@ -297,6 +353,8 @@ def build_world(env: Any) -> World:
         target_app=target["app_id"],
         custom_role=custom["role_id"],
         region=region["region_id"],
+        cloud_service=cloud_service["cloud_service_id"],
+        cloud_service_type=cloud_service_type["cloud_service_type_id"],
         tokens={
             ADMIN: env.admin_token,
             OWNER: owner["client_secret"],
@@ -320,6 +378,8 @@ def build_world(env: Any) -> World:
         reader["app_id"],
         rotated["app_id"],
         world.region,
+        world.cloud_service,
+        world.cloud_service_type,
     }
     # every caller must really be what it claims before the matrix means anything
     for name in (ADMIN, OWNER, MEMBER, READER, OTHER_OWNER):
@@ -410,6 +470,37 @@ BODIES: dict[tuple[str, str, str], Body] = {
     ("identity", "workspace", "list"): lambda w: {},
     ("identity", "workspace", "stat"): _stat("workspace_id"),
     ("identity", "workspace", "update"): lambda w: {"workspace_id": w.ws_a, "tags": {"t": "1"}},
+    ("inventory", "cloud-service", "analyze"): lambda w: {
+        # grouped by id, so B's owner would show A's ids if it saw A's resources
+        "query": {"group_by": ["cloud_service_id"], "fields": {"n": {"operator": "count"}}}
+    },
+    ("inventory", "cloud-service", "create"): lambda w: cloud_service_body(w.project),
+    ("inventory", "cloud-service", "delete"): lambda w: {
+        "cloud_service_id": w.fresh_cloud_service()
+    },
+    ("inventory", "cloud-service", "get"): lambda w: {"cloud_service_id": w.cloud_service},
+    ("inventory", "cloud-service", "list"): lambda w: {},
+    ("inventory", "cloud-service", "stat"): _stat("cloud_service_id"),
+    ("inventory", "cloud-service", "update"): lambda w: {
+        "cloud_service_id": w.cloud_service,
+        "data": {"seen": "yes"},
+        "tags": {"aws": {"t": "1"}},
+    },
+    ("inventory", "cloud-service-type", "create"): lambda w: cloud_service_type_body(
+        w.ws_a, unique("NewType")
+    ),
+    ("inventory", "cloud-service-type", "delete"): lambda w: {
+        "cloud_service_type_id": w.fresh_cloud_service_type()
+    },
+    ("inventory", "cloud-service-type", "get"): lambda w: {
+        "cloud_service_type_id": w.cloud_service_type
+    },
+    ("inventory", "cloud-service-type", "list"): lambda w: {},
+    ("inventory", "cloud-service-type", "stat"): _stat("cloud_service_type_id"),
+    ("inventory", "cloud-service-type", "update"): lambda w: {
+        "cloud_service_type_id": w.cloud_service_type,
+        "labels": ["seen"],
+    },
     ("inventory", "region", "create"): lambda w: {
         "name": unique("new-region"),
         "region_code": unique("xx-new"),
@@ -494,12 +585,17 @@ def test_authorisation_matrix(env):
             code = ERROR_CODES.get(expected)
             if code and _error_code(response) != code:
                 failures.append(f"{where}: error code {_error_code(response)}, expected {code}")
-            if expected in (401, 403) and verb.verb == "delete":
+            if expected in (401, 403, 404) and verb.verb == "delete":
                 # a refused delete leaves its target in place
                 still = env.call(f"/{verb.service}/{verb.resource}/get", body)
-                if still.status_code != 200:
+                # cloud services are soft-deleted: `get` still answers, with state DELETED
+                if still.status_code != 200 or still.json().get("state") == "DELETED":
                     failures.append(f"{where}: refused, but the target is gone ({still.text})")
-            if caller == OTHER_OWNER and expected == 200 and verb.verb in ("list", "stat"):
+            if (
+                caller == OTHER_OWNER
+                and expected == 200
+                and verb.verb in ("list", "stat", "analyze")
+            ):
                 answer = response.json()
                 leaks = _leaks_of_a(world, answer)
                 if leaks:

@@ -37,7 +37,11 @@ SEED_EC2_DATA = {
         "instance_id": "i-0322e4fe54dfa9f0f",
         "instance_name": "obsv-service-bastion",
         "security_groups": [
-            {"name": "bastion-sg-01", "id": "sg-1111111111", "display": "bastion-sg-01 (sg-1111111111)"}
+            {
+                "name": "bastion-sg-01",
+                "id": "sg-1111111111",
+                "display": "bastion-sg-01 (sg-1111111111)",
+            }
         ],
         "image": "ec2-20231107-final",
         "account": "11111111111",
@@ -206,20 +210,49 @@ def seeded(env):
             tags={"Created_by": "wonny"},
         )
     make(  # wonny's, but not EC2: must not match use case 3
-        name="wonny-bucket", cloud_service_group="S3", cloud_service_type="Bucket",
-        data={}, tags={"Created_by": "wonny"}, reference={"resource_id": "wonny-bucket"},
+        name="wonny-bucket",
+        cloud_service_group="S3",
+        cloud_service_type="Bucket",
+        data={},
+        tags={"Created_by": "wonny"},
+        reference={"resource_id": "wonny-bucket"},
     )
-    make(name="gcp-vm", provider="google_cloud", cloud_service_group="ComputeEngine",
-         cloud_service_type="Instance", data={}, reference={"resource_id": "123"})
-    used = make(name="ems-eks-bastion-sg-01", cloud_service_group="EC2",
-                cloud_service_type="SecurityGroup", data={"instances": [SEED_SG_INSTANCE]},
-                reference={"resource_id": "sg-1"})
-    make(name="unused-sg", cloud_service_group="EC2", cloud_service_type="SecurityGroup",
-         data={"instances": []}, reference={"resource_id": "sg-2"})
-    make(name="null-sg", cloud_service_group="EC2", cloud_service_type="SecurityGroup",
-         data={"instances": None}, reference={"resource_id": "sg-3"})
-    make(name="bare-sg", cloud_service_group="EC2", cloud_service_type="SecurityGroup",
-         data={"vpc_id": "vpc-1"}, reference={"resource_id": "sg-4"})
+    make(
+        name="gcp-vm",
+        provider="google_cloud",
+        cloud_service_group="ComputeEngine",
+        cloud_service_type="Instance",
+        data={},
+        reference={"resource_id": "123"},
+    )
+    used = make(
+        name="ems-eks-bastion-sg-01",
+        cloud_service_group="EC2",
+        cloud_service_type="SecurityGroup",
+        data={"instances": [SEED_SG_INSTANCE]},
+        reference={"resource_id": "sg-1"},
+    )
+    make(
+        name="unused-sg",
+        cloud_service_group="EC2",
+        cloud_service_type="SecurityGroup",
+        data={"instances": []},
+        reference={"resource_id": "sg-2"},
+    )
+    make(
+        name="null-sg",
+        cloud_service_group="EC2",
+        cloud_service_type="SecurityGroup",
+        data={"instances": None},
+        reference={"resource_id": "sg-3"},
+    )
+    make(
+        name="bare-sg",
+        cloud_service_group="EC2",
+        cloud_service_type="SecurityGroup",
+        data={"vpc_id": "vpc-1"},
+        reference={"resource_id": "sg-4"},
+    )
     return {"bastion": bastion, "used_sg": used, "project": project}
 
 
@@ -236,19 +269,33 @@ def test_use_case_1_provider_group_type_filter(env, seeded):
     assert bastion["tag_keys"] == {"aws": ["Name"]}
     assert bastion["reference"]["resource_id"] == "i-111111111111"
     assert set(bastion) >= {
-        "cloud_service_id", "name", "state", "ip_addresses", "account", "instance_type",
-        "cloud_service_type", "cloud_service_group", "provider", "data", "reference", "tags",
-        "tag_keys", "collection_info", "region_code", "domain_id", "workspace_id",
-        "project_id", "created_at", "updated_at",
+        "cloud_service_id",
+        "name",
+        "state",
+        "ip_addresses",
+        "account",
+        "instance_type",
+        "cloud_service_type",
+        "cloud_service_group",
+        "provider",
+        "data",
+        "reference",
+        "tags",
+        "tag_keys",
+        "collection_info",
+        "region_code",
+        "domain_id",
+        "workspace_id",
+        "project_id",
+        "created_at",
+        "updated_at",
     }
     assert bastion["state"] == "ACTIVE"
 
 
 def test_use_case_2_get_by_id(env, seeded):
     cid = seeded["bastion"]["cloud_service_id"]
-    response = _post_raw(
-        env, "/inventory/cloud-service/get", json.dumps({"cloud_service_id": cid})
-    )
+    response = _post_raw(env, "/inventory/cloud-service/get", json.dumps({"cloud_service_id": cid}))
     assert response.status_code == 200
     assert response.json() == seeded["bastion"]
     missing = _post_raw(
@@ -273,6 +320,9 @@ def test_use_case_4_security_groups_in_use(env, seeded):
     body = response.json()
     assert body["total_count"] == 1
     assert body["results"] == [
-        {"name": "ems-eks-bastion-sg-01", "state": "ACTIVE",
-         "data": {"instances": [SEED_SG_INSTANCE]}}
+        {
+            "name": "ems-eks-bastion-sg-01",
+            "state": "ACTIVE",
+            "data": {"instances": [SEED_SG_INSTANCE]},
+        }
     ]

@@ -37,6 +37,8 @@ class Field:
     expr: ColumnElement[Any]
     type: FieldType = "string"
     condition: Compiler | None = None
+    #: ORDER BY expressions when sorting needs more than `expr` (JSON values of mixed types).
+    sort_keys: tuple[ColumnElement[Any], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,18 +97,24 @@ def json_path(rest: str) -> tuple[str, ...]:
     path = tuple(rest.split("."))
     if not all(path):
         raise InvalidParameter(f"'{rest}' has an empty path segment")
+    for segment in path:
+        if '"' in segment or "\\" in segment or any(ord(c) < 0x20 for c in segment):
+            raise InvalidParameter(
+                f"'{rest}': path segments cannot contain quotes, backslashes or control characters"
+            )
     return path
 
 
 def json_field(doc: ColumnElement[Any], path: tuple[str, ...]) -> Field:
     """A path inside a JSON document, with list semantics (see `skyatlas.query.jsonpath`)."""
     from skyatlas.query.jsonpath import compile_json_condition
-    from skyatlas.query.sqlfuncs import json_scalar
+    from skyatlas.query.sqlfuncs import json_scalar, json_sort_keys
 
     return Field(
         json_scalar(doc, path),
         "json",
         condition=lambda cond: compile_json_condition(doc, path, cond),
+        sort_keys=json_sort_keys(doc, path),
     )
 
 
@@ -250,7 +258,8 @@ def order_by(
     then by the id so that equal keys never make pages overlap or skip."""
     clauses: list[UnaryExpression[Any]] = []
     for i, key in enumerate(sort):
-        expr = fields.resolve(key.key, f"{where}[{i}]").expr
-        clauses.append(expr.desc().nulls_last() if key.desc else expr.asc().nulls_first())
+        field = fields.resolve(key.key, f"{where}[{i}]")
+        for expr in field.sort_keys or (field.expr,):
+            clauses.append(expr.desc().nulls_last() if key.desc else expr.asc().nulls_first())
     clauses.append(fields.resolve(fields.id_key).expr.asc())
     return clauses

@@ -68,9 +68,15 @@ def _bind(compiler: Any, value: Any, **kw: Any) -> str:
 # -- SQLite --------------------------------------------------------------------------------
 
 
+def _quoted(segment: str) -> str:
+    """A path segment as SQLite's JSON path syntax takes it: double-quoted, raw UTF-8 (SQLite
+    reads no escapes there; segments with quotes or backslashes are refused earlier)."""
+    return '"' + segment + '"'
+
+
 def _sqlite_member(compiler: Any, json_text: str, segment: str, **kw: Any) -> str:
     # `->` returns JSON text (strings stay quoted), so the next level can parse it again.
-    return f"({json_text} -> {_bind(compiler, '$.' + json.dumps(segment), **kw)})"
+    return f"({json_text} -> {_bind(compiler, '$.' + _quoted(segment), **kw)})"
 
 
 def _sqlite_chain(
@@ -91,7 +97,8 @@ def _sqlite_chain(
         alias = f"je{i}"
         # A list fans out over its elements; anything else counts as a one-element list.
         froms.append(
-            f"json_each(CASE WHEN json_type({node}) = 'array' THEN {node} "
+            f"json_each(CASE WHEN {node} IS NULL THEN '[]' "
+            f"WHEN json_type({node}) = 'array' THEN {node} "
             f"ELSE json_array(json({node})) END) AS {alias}"
         )
         if last:
@@ -134,9 +141,9 @@ def _sqlite_pred(compiler: Any, typ: str, val: str, pred: Pred, **kw: Any) -> st
     if pred.kind == "match":
         parts = [f"{typ} = 'object'"]
         for key, want in v.items():
-            inner = f"({val} -> {b('$.' + json.dumps(key))})"
+            inner = f"({val} -> {b('$.' + _quoted(key))})"
             ityp = f"json_type({inner})"
-            ival = f"({val} ->> {b('$.' + json.dumps(key))})"
+            ival = f"({val} ->> {b('$.' + _quoted(key))})"
             parts.append(_sqlite_pred(compiler, ityp, ival, _eq_pred(want), **kw))
         return " AND ".join(f"({p})" for p in parts)
     raise AssertionError(pred.kind)
@@ -149,9 +156,32 @@ def _json_exists_sqlite(element: JsonExists, compiler: Any, **kw: Any) -> str:
     froms, filters, typ, val = _sqlite_chain(compiler, element, unwrap, **kw)
     test = _sqlite_pred(compiler, typ, val, pred, **kw)
     where = " AND ".join([*filters, f"({test})"])
-    if not froms:
-        return f"({where})"
-    return f"EXISTS (SELECT 1 FROM {', '.join(froms)} WHERE {where})"
+    if froms:
+        body = f"EXISTS (SELECT 1 FROM {', '.join(froms)} WHERE {where})"
+    else:  # a test on a missing node is NULL; make it false so that NOT keeps the row
+        body = f"COALESCE(({where}), 0)"
+    needles = _sqlite_needles(element.path, pred)
+    if not needles:
+        return body
+    # Necessary conditions on the stored JSON text (written by orjson: `"key":`, values in
+    # JSON spelling): a substring search rejects most rows before any JSON is parsed. Being
+    # necessary for the EXISTS, they stay correct under NOT as well.
+    doc = compiler.process(element.doc, **kw)
+    checks = " AND ".join(f"instr({doc}, {_bind(compiler, n, **kw)}) > 0" for n in needles)
+    return f"({checks} AND {body})"
+
+
+def _plain_json_string(text: str) -> bool:
+    return all(c not in text for c in '"\\') and all(ord(c) >= 0x20 for c in text)
+
+
+def _sqlite_needles(path: tuple[str, ...], pred: Pred) -> list[str]:
+    needles = []
+    if path and _plain_json_string(path[-1]):
+        needles.append(json.dumps(path[-1], ensure_ascii=False) + ":")
+    if pred.kind == "eq" and isinstance(pred.value, str) and _plain_json_string(pred.value):
+        needles.append(json.dumps(pred.value, ensure_ascii=False))
+    return needles
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------

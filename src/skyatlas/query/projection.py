@@ -1,7 +1,9 @@
 """`only`: keep the listed dotted paths of a record, preserving nesting.
 
 `["name", "data.instances"]` turns a record into `{"name": ..., "data": {"instances": [...]}}`.
-A path into a list keeps that sub-path of every element.
+A path through a list of objects keeps the list and projects each object, as MongoDB does:
+`data.security_groups.id` gives `{"data": {"security_groups": [{"id": ...}, {"id": ...}]}}`
+(objects lacking the key stay as `{}` so that several paths line up element by element).
 """
 
 from __future__ import annotations
@@ -12,32 +14,32 @@ from typing import Any
 _MISSING = object()
 
 
-def _pick(value: Any, parts: list[str]) -> Any:
+def _prune(value: Any, parts: list[str]) -> Any:
     if not parts:
         return value
     if isinstance(value, dict):
         if parts[0] not in value:
             return _MISSING
-        return _pick(value[parts[0]], parts[1:])
+        inner = _prune(value[parts[0]], parts[1:])
+        return _MISSING if inner is _MISSING else {parts[0]: inner}
     if isinstance(value, list):
-        picked = [_pick(item, parts) for item in value]
-        return [p for p in picked if p is not _MISSING]
+        out = []
+        for item in value:
+            if isinstance(item, dict):
+                inner = _prune(item, parts)
+                out.append({} if inner is _MISSING else inner)
+        return out
     return _MISSING
 
 
-def _merge(target: dict[str, Any], parts: list[str], value: Any) -> None:
-    head, rest = parts[0], parts[1:]
-    if not rest:
-        existing = target.get(head)
-        if isinstance(existing, dict) and isinstance(value, dict):
-            existing.update(value)
-        else:
-            target[head] = value
-        return
-    child = target.get(head)
-    if not isinstance(child, dict):
-        child = target[head] = {}
-    _merge(child, rest, value)
+def _merge(target: Any, addition: Any) -> Any:
+    if isinstance(target, dict) and isinstance(addition, dict):
+        for key, value in addition.items():
+            target[key] = _merge(target[key], value) if key in target else value
+        return target
+    if isinstance(target, list) and isinstance(addition, list) and len(target) == len(addition):
+        return [_merge(a, b) for a, b in zip(target, addition, strict=True)]
+    return addition
 
 
 def project(
@@ -47,8 +49,7 @@ def project(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path in paths:
-        parts = split(path)
-        value = _pick(record, parts)
-        if value is not _MISSING:
-            _merge(out, parts, value)
+        pruned = _prune(record, split(path))
+        if pruned is not _MISSING:
+            out = _merge(out, pruned)
     return out

@@ -151,6 +151,10 @@ def _check_value(op: str, value: Any, where: str) -> Any:
             raise bad("a non-empty object of {key: value}")
         for k, v in value.items():
             check_key(k, where)
+            if '"' in k or "\\" in k:
+                raise InvalidParameter(
+                    f"{where}: 'match' keys cannot contain quotes or backslashes"
+                )
             if v is not None and not _is_scalar(v):
                 raise InvalidParameter(f"{where}: 'match' values must be scalars or null")
             _no_nul_strings(v, where)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import literal, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import ARRAY, JSON, Boolean, String
+from sqlalchemy.types import ARRAY, JSON, Boolean, NullType, String
 
 # strftime directives we accept and their PostgreSQL to_char equivalents.
 _PG_FORMAT = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
@@ -182,22 +182,21 @@ def _regexp_pg(element: Any, compiler: Any, **kw: Any) -> str:
 
 
 class json_scalar(FunctionElement[Any]):
-    """The value at a path of a JSON document, for ORDER BY, DISTINCT and GROUP BY.
+    """The value at a path of a JSON document, for DISTINCT and GROUP BY.
 
     SQLite gives typed scalars (objects and lists as JSON text); PostgreSQL gives jsonb, which
-    the driver decodes, and which sorts numbers as numbers.
+    the driver decodes. No result processing: the values already arrive as Python values.
     """
 
-    type = JSON()
+    type = NullType()
     inherit_cache = True
     name = "json_scalar"
 
     def __init__(self, doc: Any, path: tuple[str, ...]) -> None:
-        import json
 
         super().__init__(
             doc,
-            literal("$" + "".join("." + json.dumps(seg) for seg in path)),
+            literal("$" + "".join('."' + seg + '"' for seg in path)),
             literal(list(path), type_=ARRAY(String())),
         )
 
@@ -247,3 +246,73 @@ def _json_text_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 def _json_text_pg(element: Any, compiler: Any, **kw: Any) -> str:
     doc, _, path = list(element.clauses)
     return f"({compiler.process(doc, **kw)} #>> {compiler.process(path, **kw)})"
+
+
+class _json_sort(FunctionElement[Any]):
+    type = NullType()
+    inherit_cache = True
+    part = ""
+
+    def __init__(self, doc: Any, path: tuple[str, ...]) -> None:
+        super().__init__(
+            doc,
+            literal("$" + "".join('."' + seg + '"' for seg in path)),
+            literal(list(path), type_=ARRAY(String())),
+        )
+
+
+class json_sort_rank(_json_sort):
+    inherit_cache = True
+    name = "json_sort_rank"
+    part = "rank"
+
+
+class json_sort_number(_json_sort):
+    inherit_cache = True
+    name = "json_sort_number"
+    part = "number"
+
+
+class json_sort_text(_json_sort):
+    inherit_cache = True
+    name = "json_sort_text"
+    part = "text"
+
+
+def json_sort_keys(doc: Any, path: tuple[str, ...]) -> tuple[Any, ...]:
+    """ORDER BY keys giving SQLite's (and MongoDB's) order on both backends: missing and null
+    first, then numbers (booleans as 0/1) numerically, then strings by code point."""
+    return (json_sort_rank(doc, path), json_sort_number(doc, path), json_sort_text(doc, path))
+
+
+@compiles(json_sort_rank, "sqlite")
+@compiles(json_sort_number, "sqlite")
+@compiles(json_sort_text, "sqlite")
+def _json_sort_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    if element.part != "rank":
+        return "NULL"  # SQLite's own ordering of json_extract already is the order wanted
+    doc, path, _ = list(element.clauses)
+    return f"json_extract({compiler.process(doc, **kw)}, {compiler.process(path, **kw)})"
+
+
+@compiles(json_sort_rank, "postgresql")
+@compiles(json_sort_number, "postgresql")
+@compiles(json_sort_text, "postgresql")
+def _json_sort_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    doc, _, path = list(element.clauses)
+    v = f"({compiler.process(doc, **kw)} #> {compiler.process(path, **kw)})"
+    t = f"jsonb_typeof({v})"
+    if element.part == "rank":
+        return (
+            f"(CASE WHEN {v} IS NULL OR {t} = 'null' THEN NULL "
+            f"WHEN {t} IN ('number', 'boolean') THEN 1 ELSE 2 END)"
+        )
+    if element.part == "number":
+        return (
+            f"(CASE WHEN {t} = 'number' THEN ({v} #>> '{{}}')::numeric "
+            f"WHEN {t} = 'boolean' THEN (CASE WHEN {v} = 'true'::jsonb THEN 1 ELSE 0 END) END)"
+        )
+    return (
+        f"(CASE WHEN {t} = 'string' THEN ({v} #>> '{{}}') "
+        f"WHEN {t} IN ('object', 'array') THEN {v}::text END) COLLATE \"C\""
+    )
