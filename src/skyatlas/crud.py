@@ -79,8 +79,13 @@ def list_rows(
     to_record: Callable[[Row[Any]], dict[str, Any]],
 ) -> dict[str, Any]:
     """A list verb: the query plus top-level params (`eq`, or `in` for a list) as filters."""
-    query = parse_query(raw_query)
-    extra = [
+    query = parse_query(raw_query).with_filters(*param_conditions(params))
+    return run_list(conn, table, fields, query, to_record, scope=scope)
+
+
+def param_conditions(params: Mapping[str, Any]) -> list[Condition]:
+    """Top-level list params as conditions: `eq`, or `in` for a list."""
+    return [
         Condition(
             key=k,
             op="in" if isinstance(v, list) else "eq",
@@ -90,9 +95,6 @@ def list_rows(
         for k, v in params.items()
         if v is not None
     ]
-    if extra:
-        query = query.with_filters(*extra)
-    return run_list(conn, table, fields, query, to_record, scope=scope)
 
 
 def stat_rows(

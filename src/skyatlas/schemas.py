@@ -67,6 +67,13 @@ _SORT_SCHEMA: dict[str, Any] = {
         "properties": {"key": {"type": "string"}, "desc": {"type": "boolean"}},
     },
 }
+#: What every query form shares: the conditions and the page.
+_FILTERS: dict[str, Any] = {
+    "filter": {"type": "array", "items": _CONDITION_SCHEMA},
+    "filter_or": {"type": "array", "items": _CONDITION_SCHEMA},
+    "keyword": {"type": "string"},
+    "page": _PAGE_SCHEMA,
+}
 QUERY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": (
@@ -75,12 +82,9 @@ QUERY_SCHEMA: dict[str, Any] = {
         "`page` (`{start ≥ 1, limit ≤ 10000}`; no page = every match), `minimal`, `count_only`."
     ),
     "properties": {
-        "filter": {"type": "array", "items": _CONDITION_SCHEMA},
-        "filter_or": {"type": "array", "items": _CONDITION_SCHEMA},
-        "keyword": {"type": "string"},
+        **_FILTERS,
         "only": {"type": "array", "items": {"type": "string"}},
         "sort": _SORT_SCHEMA,
-        "page": _PAGE_SCHEMA,
         "minimal": {"type": "boolean"},
         "count_only": {"type": "boolean"},
     },
@@ -92,12 +96,9 @@ STAT_QUERY_SCHEMA: dict[str, Any] = {
         "`limit`, `skip`, `count`, `project`, `match`), with `filter`, `filter_or`, `page`."
     ),
     "properties": {
-        "filter": {"type": "array", "items": _CONDITION_SCHEMA},
-        "filter_or": {"type": "array", "items": _CONDITION_SCHEMA},
-        "keyword": {"type": "string"},
+        **_FILTERS,
         "distinct": {"type": "string"},
         "aggregate": {"type": "array", "items": {"type": "object"}},
-        "page": _PAGE_SCHEMA,
     },
     "oneOf": [{"required": ["distinct"]}, {"required": ["aggregate"]}],
 }
@@ -115,11 +116,8 @@ ANALYZE_QUERY_SCHEMA: dict[str, Any] = {
         "fields": {"type": "object"},
         "field_group": {"type": "array", "items": {"type": "string"}},
         "select": {"type": "object"},
-        "filter": {"type": "array", "items": _CONDITION_SCHEMA},
-        "filter_or": {"type": "array", "items": _CONDITION_SCHEMA},
-        "keyword": {"type": "string"},
+        **_FILTERS,
         "sort": _SORT_SCHEMA,
-        "page": _PAGE_SCHEMA,
         "granularity": {"type": "string", "enum": ["DAILY", "MONTHLY", "YEARLY"]},
         "start": {"type": "string"},
         "end": {"type": "string"},
@@ -140,11 +138,8 @@ ANALYZE_QUERY_SCHEMA: dict[str, Any] = {
         "fields": {"type": "object"},
         "field_group": {"type": "array", "items": {"type": "string"}},
         "select": {"type": "object"},
-        "filter": {"type": "array", "items": _CONDITION_SCHEMA},
-        "filter_or": {"type": "array", "items": _CONDITION_SCHEMA},
-        "keyword": {"type": "string"},
+        **_FILTERS,
         "sort": _SORT_SCHEMA,
-        "page": _PAGE_SCHEMA,
         "granularity": {"type": "string", "enum": ["DAILY", "MONTHLY", "YEARLY"]},
         "start": {"type": "string"},
         "end": {"type": "string"},

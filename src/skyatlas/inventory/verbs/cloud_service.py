@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
 from skyatlas.api.registry import Registry
-from skyatlas.crud import verb_factory
+from skyatlas.crud import param_conditions, verb_factory
 from skyatlas.errors import not_found
 from skyatlas.identity.roles import ALL_ROLE_TYPES
 from skyatlas.ids import utcnow
@@ -19,7 +19,6 @@ from skyatlas.inventory.searchable import declared_keys, with_declared
 from skyatlas.query.analyze import parse_analyze_query, run_analyze
 from skyatlas.query.compile import FieldSet
 from skyatlas.query.execute import run_list, run_stat
-from skyatlas.query.model import Condition
 from skyatlas.query.spaceone import parse_query, parse_stat_query
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import (
@@ -144,19 +143,6 @@ def _get(ctx: Ctx, cloud_service_id: str) -> Any:
     return row
 
 
-def _list_params(req: CloudServiceList) -> list[Condition]:
-    params = req.model_dump(exclude={"query"}, exclude_none=True)
-    return [
-        Condition(
-            key=k,
-            op="in" if isinstance(v, list) else "eq",
-            value=tuple(v) if isinstance(v, list) else v,
-            label=k,
-        )
-        for k, v in params.items()
-    ]
-
-
 def register(registry: Registry) -> None:
     verb = verb_factory(registry, "cloud-service", service="inventory")
 
@@ -264,7 +250,8 @@ def register(registry: Registry) -> None:
         list). DELETED resources are hidden unless the query filters on `state`. Keys: core
         fields, `data.<path>`, `metadata.<path>`, `tags.<provider>.<key>`,
         `reference.resource_id`, `collection_info.<field>`."""
-        query = parse_query(req.query).with_filters(*_list_params(req))
+        params = req.model_dump(exclude={"query"}, exclude_none=True)
+        query = parse_query(req.query).with_filters(*param_conditions(params))
         scope = [*service.scope(ctx.conn, ctx.caller), *service.state_scope(query)]
         return run_list(
             ctx.conn,
