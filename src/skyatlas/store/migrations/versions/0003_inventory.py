@@ -148,6 +148,13 @@ def upgrade() -> None:
         ),
     )
     # ### end Alembic commands ###
+    if op.get_bind().dialect.name == "postgresql":
+        # Conditions on undeclared data.* paths carry an `@?` jsonpath prefilter that this
+        # index answers (jsonb_path_ops: compact, made for containment and path equality).
+        op.execute(
+            "CREATE INDEX ix_cloud_services_data_path ON cloud_services "
+            "USING gin (data jsonb_path_ops)"
+        )
 
 
 def downgrade() -> None:
