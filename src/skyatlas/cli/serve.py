@@ -20,6 +20,7 @@ def prepare(settings: Settings, *, demo: bool = False):  # type: ignore[no-untyp
     from skyatlas.demo import load_demo
     from skyatlas.identity.bootstrap import bootstrap
     from skyatlas.runtime import Runtime
+    from skyatlas.store import statistics
     from skyatlas.store.migrate import upgrade
 
     runtime = Runtime.open(settings)
@@ -29,6 +30,8 @@ def prepare(settings: Settings, *, demo: bool = False):  # type: ignore[no-untyp
         result["bootstrap"] = boot = bootstrap(conn, runtime)
         if demo:
             result["demo"] = load_demo(conn, boot.domain_id)
+        if result.get("demo") or statistics.missing(conn):
+            statistics.refresh(conn)
 
     upgrade(runtime.store, after=after)
     return runtime, result

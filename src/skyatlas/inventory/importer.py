@@ -19,6 +19,7 @@ from sqlalchemy import Connection, select
 
 from skyatlas.errors import InvalidParameter
 from skyatlas.inventory import service
+from skyatlas.store import statistics
 from skyatlas.store.engine import Store
 from skyatlas.store.tables import workspaces
 
@@ -168,8 +169,7 @@ def import_cloud_services(
             # table until autovacuum catches up; the upsert-key lookup would then scan the whole
             # table every batch. Refresh them after batch 1, 2, 4, 8, ... : cheap, and enough.
             with store.begin() as conn:
-                conn.exec_driver_sql("ANALYZE cloud_services")
-                conn.exec_driver_sql("ANALYZE cloud_service_tags")
+                statistics.refresh(conn)
 
     with path.open("r", encoding="utf-8") as fh:
         for number, value in read_records(fh):
@@ -193,6 +193,8 @@ def import_cloud_services(
         flush()
         if progress:
             progress(result.read, path.stat().st_size)
+    with store.begin() as conn:
+        statistics.refresh(conn)
     if store.dialect == "sqlite":
         with store.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -224,19 +224,37 @@ cloud_services = Table(
     Column("deleted_at", UTCDateTime(), nullable=True),
     UniqueConstraint("workspace_id", "upsert_key"),
 )
+# Index design: the filters people write come first, then state and the scope columns every
+# query carries (so counts are answered from the index alone, for domain- and workspace-level
+# callers alike), then the id that breaks sort ties.
 Index(
-    "ix_cloud_services_scope_type",
-    cloud_services.c.workspace_id,
+    "ix_cloud_services_type",
     cloud_services.c.provider,
     cloud_services.c.cloud_service_group,
     cloud_services.c.cloud_service_type,
     cloud_services.c.state,
+    cloud_services.c.workspace_id,
+    cloud_services.c.domain_id,
+    cloud_services.c.cloud_service_id,
 )
-Index("ix_cloud_services_project", cloud_services.c.project_id, cloud_services.c.state)
-Index("ix_cloud_services_region", cloud_services.c.workspace_id, cloud_services.c.region_code)
-Index("ix_cloud_services_name", cloud_services.c.workspace_id, cloud_services.c.name)
+Index(
+    "ix_cloud_services_region",
+    cloud_services.c.region_code,
+    cloud_services.c.provider,
+    cloud_services.c.state,
+    cloud_services.c.workspace_id,
+    cloud_services.c.domain_id,
+)
+Index(
+    "ix_cloud_services_project",
+    cloud_services.c.project_id,
+    cloud_services.c.state,
+    cloud_services.c.workspace_id,
+)
+Index("ix_cloud_services_name", cloud_services.c.name)
 Index("ix_cloud_services_resource_id", cloud_services.c.resource_id)
-Index("ix_cloud_services_created", cloud_services.c.workspace_id, cloud_services.c.created_at)
+Index("ix_cloud_services_created", cloud_services.c.created_at)
+
 
 #: Provider tags, one row per (resource, provider, key). The primary key is the lookup order,
 #: so a tag filter is one range scan of the table itself (clustered: WITHOUT ROWID on SQLite)
