@@ -1,7 +1,7 @@
-"""The OpenAPI document is a contract: schemathesis generates requests for every identity verb
-from `/openapi.json` and checks each answer against it (no 5xx, documented status, documented
-content type, body matching the response schema). A hypothesis fuzz then throws arbitrary JSON at
-every verb: whatever the body, the answer is never a 5xx.
+"""The OpenAPI document is a contract: schemathesis generates requests for every identity and
+inventory verb from `/openapi.json` and checks each answer against it (no 5xx, documented status,
+documented content type, body matching the response schema). A hypothesis fuzz then throws
+arbitrary JSON at every verb: whatever the body, the answer is never a 5xx.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-IDENTITY = [verb for verb in build_registry() if verb.service == "identity"]
-IDENTITY_PATHS = [verb.path for verb in IDENTITY]
-FIELDS_OF = {verb.path: sorted(verb.request.model_fields) for verb in IDENTITY}
+VERBS = [verb for verb in build_registry() if verb.service in ("identity", "inventory")]
+VERB_PATHS = [verb.path for verb in VERBS]
+FIELDS_OF = {verb.path: sorted(verb.request.model_fields) for verb in VERBS}
 REQUIRED_OF = {
     verb.path: sorted(k for k, f in verb.request.model_fields.items() if f.is_required())
-    for verb in IDENTITY
+    for verb in VERBS
 }
 SCHEMATHESIS_EXAMPLES = 30
 FUZZ_EXAMPLES = 400
@@ -192,14 +192,14 @@ def _admin_still_works(api: Api) -> None:
 # -- schemathesis ------------------------------------------------------------------------------
 
 
-def test_openapi_lists_every_identity_verb(api):
+def test_openapi_lists_every_verb_under_test(api):
     operations = {result.ok().path for result in api.schema.get_all_operations()}
-    assert set(IDENTITY_PATHS) <= operations
-    assert len(IDENTITY_PATHS) >= 40
+    assert set(VERB_PATHS) <= operations
+    assert len(VERB_PATHS) >= 40
 
 
-@pytest.mark.parametrize("path", IDENTITY_PATHS)
-def test_identity_verb_conforms_to_the_openapi_document(api, path):
+@pytest.mark.parametrize("path", VERB_PATHS)
+def test_verb_conforms_to_the_openapi_document(api, path):
     known_ids = seed_records(api)
     operation = api.schema[path]["POST"]
     auth = {"Authorization": f"Bearer {api.token}"}
@@ -424,7 +424,7 @@ def _value_for(field: str) -> st.SearchStrategy[Any]:
 def _request(draw: st.DrawFn) -> tuple[str, Any]:
     """A verb and a body: its required fields mostly there, some fields odd, sometimes extra
     keys, sometimes not an object at all."""
-    path = draw(st.sampled_from(IDENTITY_PATHS))
+    path = draw(st.sampled_from(VERB_PATHS))
     fields = FIELDS_OF[path]
     if draw(st.integers(0, 9)) == 0:
         return path, draw(_VALUE)
@@ -509,7 +509,7 @@ def test_random_json_bodies_never_cause_a_server_error(request, store):
     ],
 )
 def test_malformed_bodies_never_cause_a_server_error(api, raw):
-    for path in IDENTITY_PATHS:
+    for path in VERB_PATHS:
         response = api.client.post(
             path,
             content=raw,
