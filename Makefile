@@ -29,6 +29,10 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+## make bench BENCH_ARGS="--count 200000 --backend sqlite": the inventory benchmark (bench/)
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/inventory.py $(BENCH_ARGS)
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)

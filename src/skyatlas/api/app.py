@@ -81,11 +81,19 @@ def create_app(runtime: Runtime, registry: Registry | None = None) -> FastAPI:
 
     @app.exception_handler(OperationalError)
     async def _operational(_request: Request, exc: OperationalError) -> Response:
-        log.error("store unavailable: %s", exc.orig.__class__.__name__)
-        return json_response(
-            error_body("ERROR_UNAVAILABLE", "the store is busy or unreachable; retry shortly"),
-            503,
-        )
+        # Only a locked or unreachable store is worth a retry; any other operational error is
+        # a defect and is reported as one (logged, 500), not disguised as "busy".
+        reason = str(exc.orig).lower()
+        if exc.connection_invalidated or any(
+            word in reason for word in ("locked", "busy", "connection", "timeout")
+        ):
+            log.error("store unavailable: %s", exc.orig.__class__.__name__)
+            return json_response(
+                error_body("ERROR_UNAVAILABLE", "the store is busy or unreachable; retry shortly"),
+                503,
+            )
+        log.exception("store error")
+        return json_response(error_body("ERROR_INTERNAL", "internal error"), 500)
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> Response:

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from sqlalchemy import Connection, Index, select
+from sqlalchemy.schema import CreateIndex
 
 from skyatlas.errors import InvalidParameter
 from skyatlas.query.compile import Field, FieldSet, Prefix, compile_condition
@@ -65,7 +66,10 @@ def ensure_indexes(conn: Connection, keys: list[str]) -> None:
     """Create the expression index of each declared key (idempotent)."""
     for key in keys:
         path = tuple(key.split(".")[1:])
-        Index(index_name(key), json_text(cloud_services.c.data, path)).create(conn, checkfirst=True)
+        index = Index(index_name(key), json_text(cloud_services.c.data, path))
+        # IF NOT EXISTS in the statement itself: SQLite's reflection does not list expression
+        # indexes, so a "check first" would miss them and fail on the second declaration.
+        conn.execute(CreateIndex(index, if_not_exists=True))
 
 
 def declared_keys(conn: Connection, workspace_ids: list[str] | None) -> set[str]:
