@@ -57,9 +57,19 @@ def run_list(
     total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
     if query.count_only:
         return {"results": [], "total_count": total}
-    stmt = select(table).where(where).order_by(*order_by(query.sort, fields))
-    rows = conn.execute(_paged(stmt, query.page)).all()
-    results = [render(row) for row in rows]
+    # Deferred join: page through the ids first (a covering index can filter and sort those
+    # without reading a single row), then fetch only the rows of the page.
+    id_column = fields.resolve(fields.id_key).expr
+    id_stmt = (
+        select(id_column).select_from(table).where(where).order_by(*order_by(query.sort, fields))
+    )
+    ids = conn.execute(_paged(id_stmt, query.page)).scalars().all()
+    rows_by_id: dict[Any, Row[Any]] = {}
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        for row in conn.execute(select(table).where(id_column.in_(chunk))):
+            rows_by_id[row._mapping[fields.id_key]] = row
+    results = [render(rows_by_id[i]) for i in ids if i in rows_by_id]
     paths = query.only or (minimal if query.minimal else None)
     if paths:
         results = [project(r, paths, fields.split_path) for r in results]
