@@ -17,8 +17,6 @@ from skyatlas.errors import InvalidParameter, not_found
 from skyatlas.identity.caller import Caller
 from skyatlas.ids import new_id, utcnow
 from skyatlas.inventory.records import normalise_tags, search_text, tag_rows, upsert_key
-
-__all__ = ["normalise_tags", "upsert_key"]
 from skyatlas.store.bulk import insert_rows
 from skyatlas.store.tables import cloud_service_tags, cloud_services, projects
 

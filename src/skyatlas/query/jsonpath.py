@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, and_, literal, not_, or_
+from sqlalchemy import Boolean, ColumnElement, literal, not_, or_
 from sqlalchemy.ext.compiler import compiles
 
 from skyatlas.errors import InvalidParameter
@@ -320,4 +320,4 @@ def compile_json_condition(
     raise InvalidParameter(f"{label}: unknown operator '{op}'")  # pragma: no cover
 
 
-__all__ = ["JsonExists", "and_", "compile_json_condition"]
+__all__ = ["JsonExists", "compile_json_condition"]

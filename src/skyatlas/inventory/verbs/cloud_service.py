@@ -14,7 +14,7 @@ from skyatlas.identity.roles import ALL_ROLE_TYPES
 from skyatlas.ids import utcnow
 from skyatlas.inventory import service
 from skyatlas.inventory.fields import FIELDS
-from skyatlas.inventory.records import MINIMAL, normalise_tags, search_text, to_record
+from skyatlas.inventory.records import MINIMAL, normalise_tags, search_text, to_record, upsert_key
 from skyatlas.inventory.searchable import declared_keys, with_declared
 from skyatlas.query.analyze import parse_analyze_query, run_analyze
 from skyatlas.query.compile import FieldSet
@@ -211,7 +211,7 @@ def register(registry: Registry) -> None:
             row.cloud_service_type,
             merged["resource_id"],
         )
-        values["upsert_key"] = service.upsert_key(
+        values["upsert_key"] = upsert_key(
             row.provider,
             row.cloud_service_group,
             row.cloud_service_type,
