@@ -107,6 +107,21 @@ ALLOWED: dict[tuple[str, str, str], frozenset[str]] = {
     ("inventory", "region", "list"): ALL_READ,
     ("inventory", "region", "stat"): ALL_READ,
     ("inventory", "region", "update"): OWNERS_WRITE,
+    ("inventory", "collector", "collect"): OWNERS_WRITE,
+    ("inventory", "collector", "create"): OWNERS_WRITE,
+    ("inventory", "collector", "delete"): OWNERS_WRITE,
+    ("inventory", "collector", "get"): ALL_READ,
+    ("inventory", "collector", "list"): ALL_READ,
+    ("inventory", "collector", "stat"): ALL_READ,
+    ("inventory", "collector", "update"): OWNERS_WRITE,
+    ("inventory", "job", "cancel"): OWNERS_WRITE,
+    ("inventory", "job", "delete"): OWNERS_WRITE,
+    ("inventory", "job", "get"): ALL_READ,
+    ("inventory", "job", "list"): ALL_READ,
+    ("inventory", "job", "stat"): ALL_READ,
+    ("inventory", "job-task", "get"): ALL_READ,
+    ("inventory", "job-task", "list"): ALL_READ,
+    ("inventory", "job-task", "stat"): ALL_READ,
 }
 
 
@@ -159,6 +174,9 @@ class World:
     region: str  # R: a region of A
     cloud_service: str  # C: a cloud service of A in project P (so the member may touch it)
     cloud_service_type: str  # CT: a cloud service type of A
+    collector: str  # K: an aws collector of A (its jobs never run: the workers are stopped)
+    job: str  # J: a collect of K, IN_PROGRESS
+    job_task: str  # its task, for S in project P (so the member may see it)
     tokens: dict[str, str | None]
     a_ids: set[str] = field(default_factory=set)
 
@@ -229,10 +247,33 @@ class World:
         self.a_ids.add(type_id)
         return type_id
 
+    def fresh_collector(self) -> str:
+        body = collector_body(self.ws_a, unique("doomed-collector"))
+        collector_id = self.admin("/inventory/collector/create", body)["collector_id"]
+        self.a_ids.add(collector_id)
+        return collector_id
+
+    def fresh_job(self, *, finished: bool) -> str:
+        job_id = self.admin("/inventory/collector/collect", {"collector_id": self.collector})[
+            "job_id"
+        ]
+        if finished:
+            self.admin("/inventory/job/cancel", {"job_id": job_id})
+        self.a_ids.add(job_id)
+        return job_id
+
     def fresh_workspace(self) -> str:
         return self.admin("/identity/workspace/create", {"name": unique("doomed-ws")})[
             "workspace_id"
         ]
+
+
+def collector_body(workspace_id: str, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "plugin_info": {"plugin_id": "aws", "options": {"regions": ["ap-northeast-2"]}},
+        "workspace_id": workspace_id,
+    }
 
 
 def cloud_service_body(project_id: str, name: str | None = None) -> dict[str, Any]:
@@ -259,6 +300,8 @@ def _app(env: Any, token: str, role_id: str, workspace_id: str, **extra: Any) ->
 
 
 def build_world(env: Any) -> World:
+    # collection jobs must stay IN_PROGRESS (cancel needs one) and never reach a cloud
+    env.runtime.workers.stop()
     ws_a = env.workspace_id
     ws_b = env.ok("/identity/workspace/create", {"name": "B"})["workspace_id"]
     group = env.ok("/identity/project-group/create", {"name": "G", "workspace_id": ws_a})
@@ -310,8 +353,15 @@ def build_world(env: Any) -> World:
     )
     env.ok(
         "/identity/service-account/create",
-        {"name": "BS", "provider": "aws", "project_id": b_project["project_id"]},
+        {
+            "name": "BS",
+            "provider": "aws",
+            "project_id": b_project["project_id"],
+            "secret_data": {"key": "k"},
+        },
     )
+    b_collector = env.ok("/inventory/collector/create", collector_body(ws_b, "BK"))
+    env.ok("/inventory/collector/collect", {"collector_id": b_collector["collector_id"]})
     env.ok(
         "/inventory/region/create",
         {"name": "Tokyo", "region_code": "ap-northeast-1", "provider": "aws", "workspace_id": ws_b},
@@ -321,6 +371,10 @@ def build_world(env: Any) -> World:
         cloud_service_body(b_project["project_id"], "web-b"),
     )
     env.ok("/inventory/cloud-service-type/create", cloud_service_type_body(ws_b, "Instance"))
+
+    collector = env.ok("/inventory/collector/create", collector_body(ws_a, "K"))
+    job = env.ok("/inventory/collector/collect", {"collector_id": collector["collector_id"]})
+    (job_task,) = env.ok("/inventory/job-task/list", {"job_id": job["job_id"]})["results"]
 
     # revoked: an app that was created and deleted
     deleted = _app(env, env.admin_token, "managed-workspace-owner", ws_a)
@@ -355,6 +409,9 @@ def build_world(env: Any) -> World:
         region=region["region_id"],
         cloud_service=cloud_service["cloud_service_id"],
         cloud_service_type=cloud_service_type["cloud_service_type_id"],
+        collector=collector["collector_id"],
+        job=job["job_id"],
+        job_task=job_task["job_task_id"],
         tokens={
             ADMIN: env.admin_token,
             OWNER: owner["client_secret"],
@@ -380,6 +437,9 @@ def build_world(env: Any) -> World:
         world.region,
         world.cloud_service,
         world.cloud_service_type,
+        world.collector,
+        world.job,
+        world.job_task,
     }
     # every caller must really be what it claims before the matrix means anything
     for name in (ADMIN, OWNER, MEMBER, READER, OTHER_OWNER):
@@ -512,6 +572,24 @@ BODIES: dict[tuple[str, str, str], Body] = {
     ("inventory", "region", "list"): lambda w: {},
     ("inventory", "region", "stat"): _stat("region_id"),
     ("inventory", "region", "update"): lambda w: {"region_id": w.region, "tags": {"t": "1"}},
+    ("inventory", "collector", "collect"): lambda w: {"collector_id": w.collector},
+    ("inventory", "collector", "create"): lambda w: collector_body(w.ws_a, unique("new-k")),
+    ("inventory", "collector", "delete"): lambda w: {"collector_id": w.fresh_collector()},
+    ("inventory", "collector", "get"): lambda w: {"collector_id": w.collector},
+    ("inventory", "collector", "list"): lambda w: {},
+    ("inventory", "collector", "stat"): _stat("collector_id"),
+    ("inventory", "collector", "update"): lambda w: {
+        "collector_id": w.collector,
+        "tags": {"t": "1"},
+    },
+    ("inventory", "job", "cancel"): lambda w: {"job_id": w.fresh_job(finished=False)},
+    ("inventory", "job", "delete"): lambda w: {"job_id": w.fresh_job(finished=True)},
+    ("inventory", "job", "get"): lambda w: {"job_id": w.job},
+    ("inventory", "job", "list"): lambda w: {},
+    ("inventory", "job", "stat"): _stat("job_id"),
+    ("inventory", "job-task", "get"): lambda w: {"job_task_id": w.job_task},
+    ("inventory", "job-task", "list"): lambda w: {},
+    ("inventory", "job-task", "stat"): _stat("job_task_id"),
 }
 
 

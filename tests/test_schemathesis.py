@@ -33,6 +33,7 @@ from starlette.testclient import TestClient
 from skyatlas.api.app import build_registry, create_app
 from skyatlas.cli.serve import prepare
 from skyatlas.config import Settings
+from skyatlas.explorer.routes import OPERATIONS as EXPLORER_OPERATIONS
 from skyatlas.identity.roles import MANAGED_ROLE_IDS, RoleType
 from skyatlas.query.model import GROUP_OPERATORS, OPERATORS
 
@@ -242,6 +243,34 @@ def test_verb_conforms_to_the_openapi_document(api, path):
             if "permissions" in case.body and real_perms:
                 case.body["permissions"] = permissions
         case.call_and_validate(headers=auth, checks=CHECKS)
+
+    check()
+    _admin_still_works(api)
+
+
+@pytest.mark.parametrize(("method", "path"), [(op.method, op.path) for op in EXPLORER_OPERATIONS])
+def test_explorer_route_conforms_to_the_openapi_document(api, method, path):
+    """The Resource Explorer routes too: documented statuses (202 for accepted changes), the
+    dialect's error body, never a 5xx, with the explorer's own header."""
+    known_ids = seed_records(api)
+    operation = api.schema[path][method]
+    strategy = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    )
+
+    @settings(
+        max_examples=SCHEMATHESIS_EXAMPLES,
+        phases=[Phase.explicit, Phase.generate],
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy, real_project=st.booleans())
+    def check(case: Any, real_project: bool) -> None:
+        if isinstance(case.body, dict) and "project_id" in case.body and real_project:
+            case.body["project_id"] = known_ids["project_id"][0]
+        case.call_and_validate(headers={"X-Auth-Token": api.token}, checks=CHECKS)
 
     check()
     _admin_still_works(api)
@@ -516,3 +545,42 @@ def test_malformed_bodies_never_cause_a_server_error(api, raw):
             headers={"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"},
         )
         assert response.status_code < 500, (path, response.status_code, response.text)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x00",
+        b'{"filter": {"filter_string": "resource_name=\\u0000"}}',
+        b'{"filter": {"filter_string": "resource_name=\\ud800"}}',
+        b'{"filter": {"filter_kcrn": "kcrn:\\udbff\\udfff*:*:*:*:*"}}',
+        b"\xff\xfe{}",
+        b'{"filter": ' * 5000 + b"{}" + b"}" * 5000,
+        b'{"limit": 1e999}',
+        b'{"tags": [{"key": "k", "value": "\\u0000"}], "project_id": "p"}',
+    ],
+    ids=[
+        "nul",
+        "nul-in-filter",
+        "lone-surrogate",
+        "last-code-point",
+        "bom",
+        "deep",
+        "inf",
+        "nul-tag",
+    ],
+)
+def test_malformed_explorer_bodies_are_answered_in_the_dialects_shape(api, raw):
+    for op in EXPLORER_OPERATIONS:
+        if op.request is None:
+            continue
+        response = api.client.request(
+            op.method,
+            op.path,
+            content=raw,
+            headers={"X-Auth-Token": api.token, "Content-Type": "application/json"},
+        )
+        assert response.status_code < 500, (op.path, response.status_code, response.text)
+        if response.status_code >= 400:
+            body = response.json()
+            assert body["success"] is False and set(body["error"]) == {"code", "message"}

@@ -1,3 +1,3 @@
-from skyatlas.cli.main import main
+from skyatlas.cli.entry import main
 
 main()

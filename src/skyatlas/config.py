@@ -24,6 +24,15 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     host: str = "127.0.0.1"
     port: int = 8000
+    #: Worker threads applying queued jobs in this process; 0 accepts work without applying it
+    #: (for API-only processes when `skyatlas worker` processes do the applying).
+    workers: int = 1
+    #: A long job (a collection task) whose worker has not renewed its lease for this long is
+    #: taken over by another worker: the time from a crash to the job's resumption.
+    job_lease_seconds: float = 60.0
+    #: Where collectors that read local files (the `file` plugin) may read from; empty means
+    #: `<data dir>/imports`.
+    import_roots: tuple[Path, ...] = ()
 
     @property
     def store_url(self) -> str:
@@ -31,6 +40,10 @@ class Settings:
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'skyatlas.db').resolve()}"
+
+    @property
+    def allowed_import_roots(self) -> tuple[Path, ...]:
+        return self.import_roots or (self.data_dir / "imports",)
 
     @property
     def endpoint(self) -> str:
@@ -50,6 +63,11 @@ class Settings:
             "secret_key": os.environ.get("SKYATLAS_SECRET_KEY") or None,
             "max_body_bytes": int(
                 os.environ.get("SKYATLAS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+            ),
+            "workers": int(os.environ.get("SKYATLAS_WORKERS", "1")),
+            "job_lease_seconds": float(os.environ.get("SKYATLAS_JOB_LEASE_SECONDS", "60")),
+            "import_roots": tuple(
+                Path(p) for p in os.environ.get("SKYATLAS_IMPORT_ROOTS", "").split(os.pathsep) if p
             ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

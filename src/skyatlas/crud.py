@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, select
+from sqlalchemy import ColumnElement, Connection, Float, Integer, Row, Table, select
 
 from skyatlas.errors import not_found
 from skyatlas.ids import iso
@@ -14,7 +14,16 @@ from skyatlas.query.execute import run_list, run_stat
 from skyatlas.query.model import Condition
 from skyatlas.query.spaceone import parse_query, parse_stat_query
 
-DATETIME_COLUMNS = ("created_at", "updated_at", "expired_at", "last_accessed_at")
+DATETIME_COLUMNS = (
+    "created_at",
+    "updated_at",
+    "expired_at",
+    "last_accessed_at",
+    "started_at",
+    "finished_at",
+    "last_collected_at",
+    "last_synchronized_at",
+)
 
 
 def field_set(
@@ -41,6 +50,8 @@ def field_set(
         kind = "datetime" if col.name in DATETIME_COLUMNS else "string"
         if col.name in ("is_managed",):
             kind = "boolean"
+        elif isinstance(col.type, Integer | Float):
+            kind = "number"
         columns[col.name] = Field(col, kind)  # type: ignore[arg-type]
     return FieldSet(id_key=id_key, columns=columns, prefixes=prefixes, keyword=(id_key, *keyword))
 

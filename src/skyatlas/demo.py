@@ -173,4 +173,5 @@ def _load_inventory(
             workspace_id=workspace_id,
             bodies=bodies[start : start + 500],
             upsert=True,
+            created_by="demo",
         )

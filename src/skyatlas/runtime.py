@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -10,6 +11,7 @@ from skyatlas.config import Settings
 from skyatlas.crypto import Sealer, sealer_for
 from skyatlas.identity.caller import Caller
 from skyatlas.identity.tokens import KeyCache
+from skyatlas.plugins.registry import PluginRegistry
 from skyatlas.store.engine import Store, open_store
 
 
@@ -21,6 +23,10 @@ class Runtime:
     store: Store
     sealer: Sealer
     keys: KeyCache = field(default_factory=KeyCache)
+    #: Collector and cost plugins (entry points of `skyatlas.plugins`, plus any registered).
+    plugins: PluginRegistry = field(default_factory=PluginRegistry)
+    #: Background workers draining the job queue (set by the app; None in plain scripts).
+    workers: Any = None
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -38,3 +44,9 @@ class Ctx:
     conn: Connection
     caller: Caller
     runtime: Runtime
+    #: Run once the request's transaction has committed (e.g. wake the workers for new jobs:
+    #: woken earlier, they could look before the job is visible).
+    committed: list[Any] = field(default_factory=list)
+
+    def after_commit(self, callback: Any) -> None:
+        self.committed.append(callback)

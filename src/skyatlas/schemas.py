@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
 
 def _no_nul(value: str) -> str:
@@ -169,3 +176,10 @@ class Empty(BaseModel):
     """An empty JSON object `{}` (the answer of delete and similar verbs)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """Where (a dotted path, '' for the whole value) and what of a validation error's first
+    problem, never the offending input (it may be a secret)."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    return ".".join(str(p) for p in first["loc"]), first["msg"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from skyatlas.api.errors_body import error_body
 from skyatlas.errors import PayloadTooLarge
 
 
@@ -27,7 +28,7 @@ class BodySizeLimit:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await self._refuse(send)
+                    await self._refuse(send, scope.get("path", ""))
                     return
         received = 0
         max_bytes = self.max_bytes
@@ -43,14 +44,13 @@ class BodySizeLimit:
 
         await self.app(scope, counting_receive, send)
 
-    async def _refuse(self, send: Any) -> None:
+    async def _refuse(self, send: Any, path: str) -> None:
         body = orjson.dumps(
-            {
-                "detail": {
-                    "code": PayloadTooLarge.code,
-                    "message": f"the request body is larger than {self.max_bytes} bytes",
-                }
-            }
+            error_body(
+                PayloadTooLarge.code,
+                f"the request body is larger than {self.max_bytes} bytes",
+                path,
+            )
         )
         await send(
             {

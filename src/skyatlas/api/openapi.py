@@ -37,17 +37,36 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+EXPLORER_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["success", "error"],
+    "properties": {
+        "success": {"type": "boolean", "const": False},
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
+}
+
+
 def build_openapi(registry: Registry) -> dict[str, Any]:
+    from skyatlas.explorer.routes import OPERATIONS
+
     models: list[tuple[type[BaseModel], Any]] = []
     seen: set[tuple[type[BaseModel], str]] = set()
-    for verb in registry:
-        for model, mode in ((verb.request, "validation"), (verb.response, "serialization")):
+    pairs = [(v.request, v.response) for v in registry]
+    pairs += [(op.request, op.response) for op in OPERATIONS]
+    for request, response in pairs:
+        for model, mode in ((request, "validation"), (response, "serialization")):
             if model is not None and (model, mode) not in seen:
                 seen.add((model, mode))
                 models.append((model, mode))
     refs, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     schemas = dict(defs.get("$defs", {}))
     schemas["Error"] = ERROR_SCHEMA
+    schemas["ExplorerError"] = EXPLORER_ERROR_SCHEMA
 
     paths: dict[str, Any] = {}
     for verb in registry:
@@ -86,6 +105,34 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                 "security": [{"bearer": []}, {"token": []}],
             }
         }
+    for op in OPERATIONS:
+        responses = {
+            str(op.status): {
+                "description": "OK" if op.status == 200 else "Accepted",
+                "content": {"application/json": {"schema": refs[(op.response, "serialization")]}},
+            }
+        }
+        for status, text in _ERROR_STATUSES.items():
+            responses[status] = {
+                "description": text,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ExplorerError"}}
+                },
+            }
+        entry: dict[str, Any] = {
+            "operationId": "explorer." + op.path.strip("/").replace("/", "."),
+            "tags": ["resource-explorer"],
+            "summary": op.summary,
+            "description": f"{op.description}\n\nCustom roles need `{op.permission}`.",
+            "responses": responses,
+            "security": [{"token": []}, {"bearer": []}],
+        }
+        if op.request is not None:
+            entry["requestBody"] = {
+                "required": False,
+                "content": {"application/json": {"schema": refs[(op.request, "validation")]}},
+            }
+        paths.setdefault(op.path, {})[op.method.lower()] = entry
     paths["/check"] = {
         "get": {
             "operationId": "check",
@@ -129,8 +176,10 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "The SpaceONE (Cloudforet) API dialect: `POST /{service}/{resource}/{verb}` with "
-                "`Authorization: Bearer <client_secret>` (or `X-Auth-Token`). Errors are "
-                '`{"detail": {"code", "message"}}`.'
+                "`Authorization: Bearer <client_secret>` (or `X-Auth-Token`); errors are "
+                '`{"detail": {"code", "message"}}`. The Resource Explorer dialect: `/api/v1/…` '
+                "with `X-Auth-Token` (or Bearer); errors are "
+                '`{"success": false, "error": {"code", "message"}}`.'
             ),
         },
         "paths": paths,

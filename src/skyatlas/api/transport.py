@@ -74,7 +74,11 @@ def run_verb(runtime: Runtime, verb: Verb, token: str | None, body: bytes) -> An
             request = verb.request.model_validate(parse_body(body))
         except ValidationError as exc:
             raise InvalidParameter(validation_message(exc)) from None
-        return verb.handler(Ctx(conn=conn, caller=caller, runtime=runtime), request)
+        ctx = Ctx(conn=conn, caller=caller, runtime=runtime)
+        result = verb.handler(ctx, request)
+    for callback in ctx.committed:
+        callback()
+    return result
 
 
 def verb_endpoint(runtime: Runtime, verb: Verb) -> Any:

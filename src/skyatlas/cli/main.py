@@ -12,13 +12,32 @@ from typing import Annotated
 import typer
 
 from skyatlas import __version__
+from skyatlas.cli.explorer_cmd import explorer_app
+from skyatlas.cli.root import RootGroup
+from skyatlas.cli.setting_cmd import setting_app
+
+#: Where a command finds the store (serve documents its own, longer, variants).
+StoreDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="The embedded store's directory [default: ./skyatlas-data]."),
+]
+StoreUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="PostgreSQL URL [env: SKYATLAS_DATABASE_URL]."),
+]
 
 app = typer.Typer(
     name="skyatlas",
-    help="Inventory, search, tagging and cost analysis of cloud resources.",
+    cls=RootGroup,
+    help="Inventory, search, tagging and cost analysis of cloud resources.\n\n"
+    "Server verbs: skyatlas SERVICE VERB RESOURCE \\[flags], e.g. "
+    "`skyatlas inventory list CloudService -p provider=aws`; "
+    "`skyatlas SERVICE api-resources` lists them. Exit codes: 0 ok, 1 the server refused, "
+    "2 bad command line or settings, 3 server unreachable, 4 authentication or permission.",
     no_args_is_help=True,
     add_completion=True,
     rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
 )
 
 
@@ -60,6 +79,15 @@ def serve(
         ),
     ] = None,
     demo: Annotated[bool, typer.Option(help="Load the demo organisation on start.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Threads applying queued work (tag operations); 0 only accepts it, for API-only "
+            "processes beside `skyatlas worker` [default: 1 or SKYATLAS_WORKERS].",
+        ),
+    ] = None,
 ) -> None:
     """Start the API server. The first start of an empty store creates the admin app and
     writes its secret to DATA_DIR/bootstrap.json.
@@ -73,9 +101,58 @@ def serve(
     from skyatlas.cli.serve import run_server
     from skyatlas.config import Settings
 
-    settings = Settings.from_env(host=host, port=port, data_dir=data_dir, database_url=database_url)
+    settings = Settings.from_env(
+        host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers
+    )
     run_server(settings, demo=demo)
 
+
+@app.command()
+def worker(
+    data_dir: StoreDir = None,
+    database_url: StoreUrl = None,
+    threads: Annotated[int, typer.Option(min=1, max=64, help="Worker threads.")] = 2,
+    once: Annotated[
+        bool, typer.Option("--once", help="Apply everything queued now, then exit.")
+    ] = False,
+) -> None:
+    """Apply queued work (tag operations, collections, scheduled runs) without serving HTTP:
+    run as many as you like beside `skyatlas serve --workers 0` on one PostgreSQL database.
+    Stops on Ctrl-C or SIGTERM.
+
+    Examples:
+
+      skyatlas worker --database-url postgresql+psycopg://postgres@db/skyatlas --threads 4
+
+      skyatlas worker --once
+    """
+    import signal
+    import threading
+
+    from skyatlas.cli.serve import console, prepare
+    from skyatlas.config import Settings
+    from skyatlas.jobs.wiring import build_workers
+
+    settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
+    runtime, _ = prepare(settings)
+    workers = build_workers(runtime, threads)
+    try:
+        if once:
+            console.print(f"skyatlas: applied {workers.drain()} queued job(s)")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        workers.start()
+        console.print(f"skyatlas: worker running with {threads} thread(s)")
+        stop.wait()
+        workers.stop()
+    finally:
+        runtime.close()
+
+
+app.add_typer(setting_app, name="setting")
+app.add_typer(explorer_app, name="explorer")
 
 import_app = typer.Typer(help="Load resources into the store from files.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
@@ -91,16 +168,8 @@ def import_cloud_services(
             help="JSON Lines or JSON array of cloud-service create bodies.",
         ),
     ],
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir", help="The embedded store's directory [default: ./skyatlas-data]."
-        ),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option("--database-url", help="PostgreSQL URL [env: SKYATLAS_DATABASE_URL]."),
-    ] = None,
+    data_dir: StoreDir = None,
+    database_url: StoreUrl = None,
     workspace_id: Annotated[
         str | None,
         typer.Option("--workspace-id", help="Target workspace [default: the 'default' workspace]."),
@@ -166,8 +235,6 @@ def import_cloud_services(
 
 
 def main() -> None:
-    app()
+    from skyatlas.cli.entry import main as entry
 
-
-if __name__ == "__main__":
-    main()
+    entry()

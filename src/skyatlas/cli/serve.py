@@ -73,6 +73,10 @@ def run_server(settings: Settings, *, demo: bool = False) -> None:
     console.print(f"skyatlas: store is {store}")
     if boot.created:
         console.print(f"skyatlas: created the admin app; its client secret is in {boot.path}")
+        console.print(
+            "skyatlas: to use it from the CLI: "
+            f"skyatlas setting init local --data-dir {settings.data_dir}"
+        )
     elif boot.path.exists():
         console.print(f"skyatlas: admin client secret in {boot.path}")
     if result.get("demo"):

@@ -145,7 +145,8 @@ def member_projects(conn: Connection, caller: Caller) -> set[str]:
 def authenticate(conn: Connection, keys: KeyCache, token: str | None) -> Caller:
     if not token:
         raise AuthenticationFailed(
-            "authentication required: send 'Authorization: Bearer <client_secret>'"
+            "authentication required: send 'Authorization: Bearer <client_secret>' "
+            "(or 'X-Auth-Token: <client_secret>')"
         )
     try:
         claims = verify_client_secret(conn, keys, token)

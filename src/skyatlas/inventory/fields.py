@@ -23,6 +23,7 @@ from skyatlas.query.model import EMPTY_LIST, Condition
 from skyatlas.query.sqlfuncs import json_scalar
 from skyatlas.store.tables import cloud_service_tags as tags_table
 from skyatlas.store.tables import cloud_services as cs
+from skyatlas.store.tables import custom_tag_links, custom_tag_links_with_tags, custom_tags
 
 _NEGATIONS = {
     "not": "eq",
@@ -32,24 +33,39 @@ _NEGATIONS = {
 }
 
 
-def _tag_ids(provider: str, key: str, value_clause: Any = None) -> Any:
-    """Resource ids having this tag (and a value satisfying `value_clause`)."""
-    stmt = select(tags_table.c.cloud_service_id).where(
-        tags_table.c.provider == provider, tags_table.c.key == key
-    )
+#: `tags.custom.<key>`: the Resource Explorer dialect's custom tags attached to the resource.
+CUSTOM = "custom"
+
+
+def _value_column(provider: str) -> Any:
+    return custom_tags.c.value if provider == CUSTOM else tags_table.c.value
+
+
+def _tag_ids(provider: str, keys: list[str], value_clause: Any = None) -> Any:
+    """Resource ids having a tag of one of these keys (and a value satisfying `value_clause`)."""
+    if provider == CUSTOM:
+        stmt = (
+            select(custom_tag_links.c.cloud_service_id)
+            .select_from(custom_tag_links_with_tags())
+            .where(custom_tags.c.key.in_(keys))
+        )
+    else:
+        stmt = select(tags_table.c.cloud_service_id).where(
+            tags_table.c.provider == provider, tags_table.c.key.in_(keys)
+        )
     return stmt.where(value_clause) if value_clause is not None else stmt
 
 
 def tag_condition(provider: str, key: str) -> Any:
-    value_field = Field(tags_table.c.value, "string")
+    value_field = Field(_value_column(provider), "string")
     value_fields = FieldSet(id_key="value", columns={"value": value_field})
-    has_tag = cs.c.cloud_service_id.in_(_tag_ids(provider, key))
+    has_tag = cs.c.cloud_service_id.in_(_tag_ids(provider, [key]))
 
     def on_value(cond: Condition) -> ColumnElement[bool]:
         clause = compile_condition(
             Condition(key="value", op=cond.op, value=cond.value, label=cond.label), value_fields
         )
-        return cs.c.cloud_service_id.in_(_tag_ids(provider, key, clause))
+        return cs.c.cloud_service_id.in_(_tag_ids(provider, [key], clause))
 
     def compile_tag(cond: Condition) -> ColumnElement[bool]:
         op, value = cond.op, cond.value
@@ -98,9 +114,7 @@ def _tag_keys_prefix() -> Prefix:
                 raise InvalidParameter(f"{cond.label}: tag_keys supports eq, not, in, not_in")
             values = cond.value if cond.op in ("in", "not_in") else (cond.value,)
             keys = [v for v in values if isinstance(v, str)]
-            ids = select(tags_table.c.cloud_service_id).where(
-                tags_table.c.provider == provider, tags_table.c.key.in_(keys)
-            )
+            ids = _tag_ids(provider, keys)
             clause = cs.c.cloud_service_id.in_(ids)
             return clause if cond.op in ("eq", "in") else not_(clause)
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, select
 
 from skyatlas.errors import InvalidParameter
 from skyatlas.inventory import service
+from skyatlas.schemas import first_error
 from skyatlas.store import statistics
 from skyatlas.store.engine import Store
 from skyatlas.store.tables import workspaces
@@ -158,6 +159,7 @@ def import_cloud_services(
                 bodies=batch,
                 upsert=True,
                 default_project_id=project_id,
+                created_by="import",
             )
         result.created += written.created
         result.updated += written.updated
@@ -181,9 +183,8 @@ def import_cloud_services(
                 else:
                     raise InvalidParameter(f"record {number}: must be a JSON object")
             except ValidationError as exc:
-                first = exc.errors(include_input=False, include_url=False)[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise InvalidParameter(f"record {number}: {where}: {first['msg']}") from None
+                where, what = first_error(exc)
+                raise InvalidParameter(f"record {number}: {where}: {what}") from None
             batch.append(body.model_dump(exclude={"workspace_id"}, exclude_none=True))
             result.read += 1
             if len(batch) >= batch_size:

@@ -39,6 +39,8 @@ def normalise_tags(provider: str, tags: Mapping[str, Any] | None) -> dict[str, d
     (`{"Name": "web"}`, taken as the resource's own provider's)."""
     if not tags:
         return {}
+    if provider == "custom":
+        raise InvalidParameter("tags.custom is managed through the tags API")
     values = list(tags.values())
     if all(isinstance(v, dict) for v in values):
         nested: dict[str, dict[str, str]] = {}

@@ -12,7 +12,7 @@ import hashlib
 import re
 from typing import Any
 
-from sqlalchemy import Connection, Index, select
+from sqlalchemy import Column, Connection, Index, MetaData, Table, select
 from sqlalchemy.schema import CreateIndex
 
 from skyatlas.errors import InvalidParameter
@@ -20,6 +20,7 @@ from skyatlas.query.compile import Field, FieldSet, Prefix, compile_condition
 from skyatlas.query.model import Condition
 from skyatlas.query.sqlfuncs import json_text
 from skyatlas.store.tables import cloud_service_types, cloud_services
+from skyatlas.store.types import JSONDoc
 
 DECLARED_KEY = re.compile(r"^data(\.[A-Za-z0-9_\-]{1,64}){1,8}$")
 _TEXT_OPS = {
@@ -62,11 +63,17 @@ def index_name(key: str) -> str:
     return "ix_cs_search_" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+#: `cloud_services` as DDL sees it, outside the schema's metadata: an `Index` binds itself to the
+#: table of its column, and declared indexes must not join the metadata that migrations and
+#: schema comparisons are checked against (nor grow it with every declaration).
+_DDL_TABLE = Table(cloud_services.name, MetaData(), Column("data", JSONDoc))
+
+
 def ensure_indexes(conn: Connection, keys: list[str]) -> None:
     """Create the expression index of each declared key (idempotent)."""
     for key in keys:
         path = tuple(key.split(".")[1:])
-        index = Index(index_name(key), json_text(cloud_services.c.data, path))
+        index = Index(index_name(key), json_text(_DDL_TABLE.c.data, path))
         # IF NOT EXISTS in the statement itself: SQLite's reflection does not list expression
         # indexes, so a "check first" would miss them and fail on the second declaration.
         conn.execute(CreateIndex(index, if_not_exists=True))

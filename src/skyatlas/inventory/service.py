@@ -6,16 +6,19 @@ is stored the same way whichever door it came in by.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, update
 
 from skyatlas.errors import InvalidParameter, not_found
 from skyatlas.identity.caller import Caller
 from skyatlas.ids import new_id, utcnow
+from skyatlas.inventory.custom_tags import detach_foreign_tags
 from skyatlas.inventory.records import normalise_tags, search_text, tag_rows, upsert_key
 from skyatlas.store.bulk import insert_rows
 from skyatlas.store.tables import cloud_service_tags, cloud_services, projects
@@ -87,6 +90,31 @@ def _row_values(body: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
+#: What a write sets, in the digest that lets an unchanged resource skip its rewrite.
+_CONTENT_KEYS = (
+    "provider",
+    "cloud_service_group",
+    "cloud_service_type",
+    "name",
+    "account",
+    "instance_type",
+    "instance_size",
+    "region_code",
+    "resource_id",
+    "external_link",
+    "ip_addresses",
+    "data",
+    "metadata",
+    "tags",
+    "project_id",
+)
+
+
+def content_hash(values: dict[str, Any]) -> str:
+    document = orjson.dumps([values.get(k) for k in _CONTENT_KEYS], option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(document, digest_size=16).hexdigest()
+
+
 def check_projects(
     conn: Connection, caller: Caller | None, workspace_id: str, project_ids: Iterable[str]
 ) -> None:
@@ -117,9 +145,11 @@ def write_batch(
     upsert: bool,
     default_project_id: str | None = None,
     collection: Collection | None = None,
+    created_by: str | None = None,
 ) -> WriteResult:
     """Create (or, with `upsert`, create-or-update by the collection key) a batch of resources
-    in one transaction. Bodies are validated create requests (dicts)."""
+    in one transaction. Bodies are validated create requests (dicts). `created_by` (an app's
+    name, `import`, a collector's name) is kept on resources this batch creates."""
     now = utcnow()
     collection = collection or Collection()
     rows = []
@@ -128,21 +158,24 @@ def write_batch(
         values["project_id"] = body.get("project_id") or default_project_id
         rows.append(values)
     existing: dict[str, tuple[str, dict[str, dict[str, str]]]] = {}
+    digests: dict[str, str | None] = {}
     keys = [r["upsert_key"] for r in rows if r["upsert_key"]]
     if keys:
         for chunk_start in range(0, len(keys), 500):
             chunk = keys[chunk_start : chunk_start + 500]
-            for cid, key, old_tags in conn.execute(
+            for cid, key, old_tags, digest in conn.execute(
                 select(
                     cloud_services.c.cloud_service_id,
                     cloud_services.c.upsert_key,
                     cloud_services.c.tags,
+                    cloud_services.c.content_hash,
                 ).where(
                     cloud_services.c.workspace_id == workspace_id,
                     cloud_services.c.upsert_key.in_(chunk),
                 )
             ):
                 existing[key] = (cid, old_tags)
+                digests[key] = digest
     if existing and not upsert:
         raise InvalidParameter(
             "a resource with the same provider, group, type, account and reference.resource_id "
@@ -151,6 +184,7 @@ def write_batch(
         )
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    touches: list[dict[str, Any]] = []  # re-seen and unchanged: only the collection fields
     seen_in_batch: dict[str, dict[str, Any]] = {}
     ids: list[str] = []
     for values in rows:
@@ -162,6 +196,19 @@ def write_batch(
             continue
         if key and key in existing:
             cid, _old_tags = existing[key]
+            values["content_hash"] = content_hash(values)
+            if values["content_hash"] == digests[key]:
+                touches.append(
+                    {
+                        "_id": cid,
+                        "collector_id": collection.collector_id,
+                        "service_account_id": collection.service_account_id,
+                        "secret_id": collection.secret_id,
+                        "last_collected_at": collection.collected_at,
+                    }
+                )
+                ids.append(cid)
+                continue
             values.update(cloud_service_id=cid, state="ACTIVE", deleted_at=None, missed_count=0)
             updates.append(values)
         else:
@@ -174,7 +221,9 @@ def write_batch(
                 created_at=now,
                 deleted_at=None,
                 missed_count=0,
+                created_by=created_by,
             )
+            values["content_hash"] = content_hash(values)
             inserts.append(values)
         values["collector_id"] = collection.collector_id
         values["service_account_id"] = collection.service_account_id
@@ -206,6 +255,9 @@ def write_batch(
             .values(assignments)
         )
         conn.execute(stmt, [{**u, "_id": u["cloud_service_id"]} for u in updates])
+        moved = [u["cloud_service_id"] for u in updates if u.get("project_id")]
+        if moved:  # a resource moved to another project leaves that project's custom tags
+            detach_foreign_tags(conn, moved)
         delete_tag_rows(
             conn,
             [
@@ -214,12 +266,28 @@ def write_batch(
                 for t in tag_rows(u["cloud_service_id"], _old_tags_of(existing, u["upsert_key"]))
             ],
         )
+    if touches:
+        c = cloud_services.c
+        conn.execute(
+            update(cloud_services)
+            .where(c.cloud_service_id == bindparam("_id"))
+            .values(
+                collector_id=bindparam("collector_id"),
+                service_account_id=bindparam("service_account_id"),
+                secret_id=bindparam("secret_id"),
+                last_collected_at=bindparam("last_collected_at"),
+                missed_count=0,
+                state="ACTIVE",
+                deleted_at=None,
+            ),
+            touches,
+        )
     tag_values = [
         t for r in (*inserts, *updates) for t in tag_rows(r["cloud_service_id"], r["tags"])
     ]
     if tag_values:
         insert_rows(conn, cloud_service_tags, tag_values)
-    return WriteResult(created=len(inserts), updated=len(updates), ids=ids)
+    return WriteResult(created=len(inserts), updated=len(updates) + len(touches), ids=ids)
 
 
 def _old_tags_of(

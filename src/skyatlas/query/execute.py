@@ -51,8 +51,10 @@ def run_list(
     *,
     scope: Sequence[ColumnElement[bool]] = (),
     minimal: tuple[str, ...] | None = None,
+    enrich: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> dict[str, Any]:
-    """`{"results": [...], "total_count": N}` with N counting every match, not just the page."""
+    """`{"results": [...], "total_count": N}` with N counting every match, not just the page.
+    `enrich` completes a page of rendered records in one go (before `only` projects them)."""
     where = compile_where(query, fields, *scope)
     total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
     if query.count_only:
@@ -70,6 +72,8 @@ def run_list(
         for row in conn.execute(select(table).where(id_column.in_(chunk))):
             rows_by_id[row._mapping[fields.id_key]] = row
     results = [render(rows_by_id[i]) for i in ids if i in rows_by_id]
+    if enrich is not None:
+        enrich(results)
     paths = query.only or (minimal if query.minimal else None)
     if paths:
         results = [project(r, paths, fields.split_path) for r in results]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -11,9 +13,12 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    String,
     Table,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
 )
 
 from skyatlas.store.types import JSONDoc, Str, UTCDateTime
@@ -214,12 +219,18 @@ cloud_services = Table(
     Column("service_account_id", Str(ID), nullable=True),
     Column("secret_id", Str(ID), nullable=True),
     Column("last_collected_at", UTCDateTime(), nullable=True),
+    # Who first wrote it: an app's name, `import`, a collector's name (Resource Explorer's
+    # `user_name`).
+    Column("created_by", Str(255), nullable=True),
     # Successful collections in a row that did not see this resource (reconcile).
     Column("missed_count", Integer, nullable=False, default=0),
     # provider/group/type/account/resource_id joined: the collection upsert key.
     Column("upsert_key", Str(1600), nullable=True),
     # Lower-cased name, ids and IPs: what a keyword token is matched against.
     Column("search_text", Text, nullable=False),
+    # A digest of what a write sets (fields, data, tags, project): a re-collected resource
+    # whose digest is unchanged is only marked as seen, not rewritten with its tag rows.
+    Column("content_hash", Str(32), nullable=True),
     *_timestamps(),
     Column("deleted_at", UTCDateTime(), nullable=True),
     UniqueConstraint("workspace_id", "upsert_key"),
@@ -252,28 +263,226 @@ Index(
     cloud_services.c.workspace_id,
 )
 Index("ix_cloud_services_name", cloud_services.c.name)
+
+
+def _text(value: str) -> Any:
+    """A constant spelled into the SQL (not a bound parameter): expression indexes match only
+    expressions written identically, constants included."""
+    return literal_column("'" + value.replace("'", "''") + "'", String)
+
+
+#: The Resource Explorer dialect's derived fields. A region, project or provider id that is
+#: missing (or empty) reads as `global`, `` and the cloud service id.
+KCRN_REGION = func.coalesce(func.nullif(cloud_services.c.region_code, _text("")), _text("global"))
+KCRN_PROJECT = func.coalesce(cloud_services.c.project_id, _text(""))
+KCRN_RESOURCE_ID = func.coalesce(
+    func.nullif(cloud_services.c.resource_id, _text("")), cloud_services.c.cloud_service_id
+)
+#: `kcrn:{region}:{project_id}:{service}:{resource_type}:{resource_id}` as SQL: the explorer's
+#: default order, and (through its index) a range scan for any filter that fixes its start.
+KCRN = (
+    _text("kcrn:")
+    + KCRN_REGION
+    + _text(":")
+    + KCRN_PROJECT
+    + _text(":")
+    + cloud_services.c.cloud_service_group
+    + _text(":")
+    + cloud_services.c.cloud_service_type
+    + _text(":")
+    + KCRN_RESOURCE_ID
+)
+# Then the scope columns every search carries and the fields searches test most (service,
+# resource type, region), so counts are answered from the index without reading rows.
+Index(
+    "ix_cloud_services_kcrn",
+    KCRN,
+    cloud_services.c.cloud_service_id,
+    cloud_services.c.state,
+    cloud_services.c.domain_id,
+    cloud_services.c.workspace_id,
+    cloud_services.c.cloud_service_group,
+    cloud_services.c.cloud_service_type,
+    cloud_services.c.region_code,
+)
 Index("ix_cloud_services_resource_id", cloud_services.c.resource_id)
 Index("ix_cloud_services_created", cloud_services.c.created_at)
 
 
 #: Provider tags, one row per (resource, provider, key). The primary key is the lookup order,
 #: so a tag filter is one range scan of the table itself (clustered: WITHOUT ROWID on SQLite)
-#: yielding resource ids, and an import writes one B-tree per tag instead of two. Rows are
-#: removed by their full key, which the resource's own `tags` column always knows.
+#: yielding resource ids, and an import writes one B-tree per tag instead of two. Key and value
+#: come first because both dialects always name the key: the SpaceONE dialect with a provider
+#: (`tags.aws.env`), the Resource Explorer dialect without (`tag.key=env&tag.value=prod`). Rows
+#: are removed by their full key, which the resource's own `tags` column always knows.
 cloud_service_tags = Table(
     "cloud_service_tags",
     metadata,
-    Column("provider", Str(64), primary_key=True),
     Column("key", Str(255), primary_key=True),
     Column("value", Str(1024), primary_key=True),
+    Column("provider", Str(64), primary_key=True),
     Column("cloud_service_id", Str(ID), primary_key=True),
     sqlite_with_rowid=False,
+)
+
+
+#: Custom tags of the Resource Explorer dialect: entities of one project, created once and then
+#: attached to any number of that project's resources.
+custom_tags = Table(
+    "custom_tags",
+    metadata,
+    Column("tag_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("workspace_id", Str(ID), nullable=False),
+    Column("project_id", Str(ID), nullable=False),
+    Column("key", Str(128), nullable=False),
+    Column("value", Str(256), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("project_id", "key", "value"),
+)
+Index("ix_custom_tags_key", custom_tags.c.key, custom_tags.c.value)
+
+#: Which custom tag is attached to which resource. Keyed by tag (search: resources having a
+#: tag) and indexed by resource (a resource's tags).
+custom_tag_links = Table(
+    "custom_tag_links",
+    metadata,
+    Column("tag_id", Str(ID), primary_key=True),
+    Column("cloud_service_id", Str(ID), primary_key=True),
+    sqlite_with_rowid=False,
+)
+Index(
+    "ix_custom_tag_links_resource", custom_tag_links.c.cloud_service_id, custom_tag_links.c.tag_id
+)
+
+
+def custom_tag_links_with_tags() -> Any:
+    """Attachments joined to their tags (key, value, project)."""
+    return custom_tag_links.join(custom_tags, custom_tags.c.tag_id == custom_tag_links.c.tag_id)
+
+
+#: The one queue of asynchronous work (tag operations now; collections and cost syncs use it
+#: too). A job accepted is a row committed. `seq` is the acceptance order; jobs of one `queue`
+#: apply strictly in that order, each in the same transaction that marks it done, so a crash
+#: leaves it PENDING and it runs again, exactly once.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Str(ID), nullable=False, unique=True),
+    Column("kind", Str(64), nullable=False),
+    Column("queue", Str(128), nullable=False),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("workspace_id", Str(ID), nullable=True),
+    Column("project_id", Str(ID), nullable=True),
+    Column("payload", JSONDoc, nullable=False),
+    Column("state", Str(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+)
+Index("ix_jobs_pending", jobs.c.state, jobs.c.queue, jobs.c.seq)
+# Long jobs (collections, cost syncs) run outside one transaction: they are claimed (RUNNING),
+# renew `heartbeat_at` while they run, and a RUNNING job whose heartbeat is older than the lease
+# was abandoned by a crashed worker and is claimed again (`attempts` counts the claims).
+jobs.append_column(Column("attempts", Integer, nullable=False, server_default="0"))
+jobs.append_column(Column("heartbeat_at", UTCDateTime(), nullable=True))
+jobs.append_column(Column("worker", Str(128), nullable=True))
+
+#: Which collector collects what, how (plugin and options) and when (schedule).
+collectors = Table(
+    "collectors",
+    metadata,
+    Column("collector_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
+    # "*" for a DOMAIN collector (it collects the service accounts of every workspace).
+    Column("workspace_id", Str(ID), nullable=False),
+    Column("resource_group", Str(16), nullable=False),
+    Column("name", Str(255), nullable=False),
+    Column("provider", Str(64), nullable=True),
+    Column("plugin_info", JSONDoc, nullable=False),
+    Column("schedule", JSONDoc, nullable=False),
+    Column("secret_filter", JSONDoc, nullable=False),
+    Column("tags", JSONDoc, nullable=False),
+    Column("last_collected_at", UTCDateTime(), nullable=True),
+    *_timestamps(),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+#: One collect: its tasks' totals are kept here, updated as each task ends.
+collector_jobs = Table(
+    "collector_jobs",
+    metadata,
+    Column("job_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("workspace_id", Str(ID), nullable=False),
+    Column("collector_id", Str(ID), nullable=False),
+    Column("plugin_id", Str(128), nullable=False),
+    Column("trigger", Str(16), nullable=False),
+    Column("status", Str(16), nullable=False),
+    Column("total_tasks", Integer, nullable=False),
+    Column("remained_tasks", Integer, nullable=False),
+    Column("success_tasks", Integer, nullable=False),
+    Column("failure_tasks", Integer, nullable=False),
+    Column("canceled_tasks", Integer, nullable=False),
+    Column("reason", Text, nullable=True),
+    *_timestamps(),
+    Column("finished_at", UTCDateTime(), nullable=True),
+)
+Index("ix_collector_jobs_collector", collector_jobs.c.collector_id, collector_jobs.c.created_at)
+
+#: One service account's part of a collect, with its counters and per-resource errors.
+collector_job_tasks = Table(
+    "collector_job_tasks",
+    metadata,
+    Column("job_task_id", Str(ID), primary_key=True),
+    Column("job_id", Str(ID), nullable=False),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("workspace_id", Str(ID), nullable=False),
+    Column("project_id", Str(ID), nullable=True),
+    Column("collector_id", Str(ID), nullable=False),
+    Column("service_account_id", Str(ID), nullable=True),
+    Column("secret_id", Str(ID), nullable=True),
+    Column("status", Str(16), nullable=False),
+    Column("created_count", Integer, nullable=False),
+    Column("updated_count", Integer, nullable=False),
+    Column("deleted_count", Integer, nullable=False),
+    Column("disconnected_count", Integer, nullable=False),
+    Column("failure_count", Integer, nullable=False),
+    Column("errors", JSONDoc, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    *_timestamps(),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+)
+Index("ix_collector_job_tasks_job", collector_job_tasks.c.job_id)
+
+#: Scheduled runs already queued: the primary key makes "at most once per hour per collector"
+#: hold however many workers look at the clock at the same time.
+schedule_runs = Table(
+    "schedule_runs",
+    metadata,
+    Column("owner_id", Str(ID), primary_key=True),
+    Column("slot", Str(16), primary_key=True),
+    Column("job_id", Str(ID), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# The reconcile finds what a collector and service account did not see in a run.
+Index(
+    "ix_cloud_services_collection",
+    cloud_services.c.collector_id,
+    cloud_services.c.service_account_id,
+    cloud_services.c.last_collected_at,
 )
 
 
 #: Tables whose rows belong to one workspace, in an order that is safe to delete in (dependents
 #: first). Deleting a workspace with `force` clears each of them.
 WORKSPACE_OWNED: list[tuple[str, Table]] = [
+    ("collector job tasks", collector_job_tasks),
+    ("collector jobs", collector_jobs),
+    ("collectors", collectors),
     ("cloud services", cloud_services),
     ("cloud service types", cloud_service_types),
     ("regions", regions),

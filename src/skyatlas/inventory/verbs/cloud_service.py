@@ -13,6 +13,7 @@ from skyatlas.errors import not_found
 from skyatlas.identity.roles import ALL_ROLE_TYPES
 from skyatlas.ids import utcnow
 from skyatlas.inventory import service
+from skyatlas.inventory.custom_tags import add_custom_tags, detach_foreign_tags
 from skyatlas.inventory.fields import FIELDS
 from skyatlas.inventory.records import MINIMAL, normalise_tags, search_text, to_record, upsert_key
 from skyatlas.inventory.searchable import declared_keys, with_declared
@@ -33,7 +34,7 @@ from skyatlas.schemas import (
     StatResponse,
     Text,
 )
-from skyatlas.store.tables import cloud_services
+from skyatlas.store.tables import apps, cloud_services
 
 LongText = Annotated[Text, Field(max_length=1024)]
 IpList = Annotated[list[Annotated[Text, Field(max_length=64)]], Field(max_length=256)]
@@ -170,9 +171,20 @@ def register(registry: Registry) -> None:
             workspace_id=workspace_id,
             bodies=[body],
             upsert=False,
+            created_by=_app_name(ctx),
         )
         assert result.ids
-        return to_record(_get(ctx, result.ids[0]))
+        return _record(ctx, _get(ctx, result.ids[0]))
+
+    def _record(ctx: Ctx, row: Any) -> dict[str, Any]:
+        records = [to_record(row)]
+        add_custom_tags(ctx.conn, records)
+        return records[0]
+
+    def _app_name(ctx: Ctx) -> str | None:
+        return ctx.conn.execute(
+            select(apps.c.name).where(apps.c.app_id == ctx.caller.app_id)
+        ).scalar_one_or_none()
 
     @verb("update", CloudServiceUpdate, CloudServiceInfo, ALL_ROLE_TYPES, "Update a resource")
     def update_(ctx: Ctx, req: CloudServiceUpdate) -> dict[str, Any]:
@@ -180,7 +192,9 @@ def register(registry: Registry) -> None:
         level; `tags` replaces the tags of each provider it names."""
         row = _get(ctx, req.cloud_service_id)
         now = utcnow()
-        values: dict[str, Any] = {"updated_at": now}
+        # content_hash cleared: the next collection rewrites the resource with what the cloud
+        # says, even when the cloud's answer did not change since the previous collection
+        values: dict[str, Any] = {"updated_at": now, "content_hash": None}
         for name in ("name", "account", "instance_type", "instance_size", "region_code"):
             if name in req.model_fields_set:
                 values[name] = getattr(req, name)
@@ -223,7 +237,9 @@ def register(registry: Registry) -> None:
             .where(cloud_services.c.cloud_service_id == row.cloud_service_id)
             .values(values)
         )
-        return to_record(_get(ctx, row.cloud_service_id))
+        if values.get("project_id", row.project_id) != row.project_id:
+            detach_foreign_tags(ctx.conn, [row.cloud_service_id])
+        return _record(ctx, _get(ctx, row.cloud_service_id))
 
     @verb("delete", CloudServiceRef, Empty, ALL_ROLE_TYPES, "Delete a resource (soft)")
     def delete_(ctx: Ctx, req: CloudServiceRef) -> dict[str, Any]:
@@ -241,7 +257,7 @@ def register(registry: Registry) -> None:
     @verb("get", CloudServiceRef, CloudServiceInfo, ALL_ROLE_TYPES, "Get a resource")
     def get(ctx: Ctx, req: CloudServiceRef) -> dict[str, Any]:
         """One resource the caller can see, whatever its state."""
-        return to_record(_get(ctx, req.cloud_service_id))
+        return _record(ctx, _get(ctx, req.cloud_service_id))
 
     @verb("list", CloudServiceList, CloudServiceListResponse, ALL_ROLE_TYPES, "List resources")
     def list_(ctx: Ctx, req: CloudServiceList) -> dict[str, Any]:
@@ -261,6 +277,7 @@ def register(registry: Registry) -> None:
             to_record,
             scope=scope,
             minimal=MINIMAL,
+            enrich=lambda records: add_custom_tags(ctx.conn, records),
         )
 
     @verb("analyze", AnalyzeRequest, AnalyzeResponse, ALL_ROLE_TYPES, "Analyze resources")

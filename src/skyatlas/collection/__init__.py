@@ -1,0 +1,1 @@
+"""Collection: collectors, their jobs and tasks, the run of a plugin, reconcile and schedules."""

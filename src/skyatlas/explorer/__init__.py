@@ -1,0 +1,1 @@
+"""The Resource Explorer dialect: KCRN and filter_string search over the shared inventory."""

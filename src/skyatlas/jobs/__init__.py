@@ -1,0 +1,1 @@
+"""Asynchronous work: the `jobs` queue and the workers that drain it."""

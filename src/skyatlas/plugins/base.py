@@ -1,0 +1,133 @@
+"""What a plugin is: the contract between the core and a collector (or cost source).
+
+A collector plugin only talks to its cloud and *yields* what it finds; the core does everything
+else (validation of the yielded records, the upsert, the counting, the reconcile, the job's
+state). That keeps a third-party plugin small and keeps every rule about stored resources in one
+place. Built-in plugins (`aws`, `file`) are found through the same entry point group a third
+party uses (`skyatlas.plugins`), so they go through exactly the same door.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+PluginKind = Literal["collector", "cost"]
+
+
+class PluginError(Exception):
+    """A failure the plugin understands (bad credentials, unreachable endpoint, unreadable
+    file). Its message is shown to users as is, so it must say what is wrong and contain no
+    secret. Raised from `collect`, it fails the whole task (and nothing is disconnected)."""
+
+    def __init__(self, message: str, *, code: str = "ERROR_COLLECTOR_PLUGIN") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class CloudServiceTypeSpec:
+    """A kind of resource the plugin produces; registered in the workspace before a run.
+    `search` lists the `data.*` paths people filter on: `[{"key": "data.x.y", "name": "Y"}]`
+    (each gets an expression index)."""
+
+    provider: str
+    group: str
+    name: str
+    is_primary: bool = False
+    is_major: bool = False
+    search: tuple[Mapping[str, str], ...] = ()
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PluginMetadata:
+    plugin_id: str
+    kind: PluginKind
+    name: str
+    description: str
+    #: The provider whose service accounts this plugin collects (None: records name their own,
+    #: as the `file` collector's do).
+    provider: str | None
+    #: Whether each run needs a service account (and its secret); False runs one task per collect.
+    needs_service_account: bool = True
+    supported_resource_types: tuple[str, ...] = ("inventory.CloudService", "inventory.Region")
+    cloud_service_types: tuple[CloudServiceTypeSpec, ...] = ()
+    #: Validates `plugin_info.options`; its JSON schema is what `collector get` shows.
+    options_model: type[BaseModel] | None = None
+
+    def options_schema(self) -> dict[str, Any]:
+        return self.options_model.model_json_schema() if self.options_model else {}
+
+
+@dataclass(frozen=True)
+class ServiceAccountView:
+    """The account a task collects (never carries the secret; that is `CollectContext.secret`)."""
+
+    service_account_id: str | None
+    name: str | None
+    provider: str | None
+    data: Mapping[str, Any]
+    project_id: str | None
+    workspace_id: str
+
+
+@dataclass(frozen=True)
+class RegionRecord:
+    """A region the cloud reports; registered in the workspace's `region` list."""
+
+    provider: str
+    region_code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class CollectError:
+    """A per-resource (or per-region, per-type) failure that does not stop the run.
+
+    `cloud_service_group` / `cloud_service_type` (and `region_code`, when only one region
+    failed) say which kind of resource could not be read: the reconcile then leaves resources
+    of that kind (in that region) alone for this run (they may still exist). An error with no
+    group means the core cannot tell what is missing, so nothing is disconnected by that run."""
+
+    message: str
+    error_code: str = "ERROR_COLLECT_RESOURCE"
+    cloud_service_group: str | None = None
+    cloud_service_type: str | None = None
+    region_code: str | None = None
+    additional: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CollectContext:
+    """What one run of a collector plugin sees."""
+
+    options: Mapping[str, Any]
+    secret: Mapping[str, Any]
+    account: ServiceAccountView
+    #: True once the job was cancelled: stop yielding soon (the core stops reading anyway).
+    cancelled: Callable[[], bool] = lambda: False
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("skyatlas.plugins"))
+    #: Directories a plugin that reads local files may read from (the server's
+    #: `SKYATLAS_IMPORT_ROOTS`); empty means unrestricted (a plugin run outside a server).
+    import_roots: tuple[Path, ...] = ()
+
+
+#: What `collect` yields: cloud-service create bodies (dicts in the shape of
+#: `inventory cloud-service create`: provider, cloud_service_group, cloud_service_type, name,
+#: account, region_code, data, tags (flat `{key: value}` = the provider's tags), reference
+#: {resource_id, external_link}, instance_type, ip_addresses, ...), regions, and errors.
+Collected = dict[str, Any] | RegionRecord | CollectError
+
+
+@runtime_checkable
+class CollectorPlugin(Protocol):
+    metadata: PluginMetadata
+
+    def collect(self, ctx: CollectContext) -> Iterable[Collected]: ...
