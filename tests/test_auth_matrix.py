@@ -122,6 +122,29 @@ ALLOWED: dict[tuple[str, str, str], frozenset[str]] = {
     ("inventory", "job-task", "get"): ALL_READ,
     ("inventory", "job-task", "list"): ALL_READ,
     ("inventory", "job-task", "stat"): ALL_READ,
+    ("cost-analysis", "data-source", "register"): OWNERS_WRITE,
+    ("cost-analysis", "data-source", "update"): OWNERS_WRITE,
+    ("cost-analysis", "data-source", "deregister"): OWNERS_WRITE,
+    ("cost-analysis", "data-source", "sync"): OWNERS_WRITE,
+    ("cost-analysis", "data-source", "get"): ALL_READ,
+    ("cost-analysis", "data-source", "list"): ALL_READ,
+    ("cost-analysis", "data-source", "stat"): ALL_READ,
+    ("cost-analysis", "cost", "create"): OWNERS_WRITE,
+    ("cost-analysis", "cost", "delete"): OWNERS_WRITE,
+    ("cost-analysis", "cost", "get"): ALL_READ,
+    ("cost-analysis", "cost", "list"): ALL_READ,
+    ("cost-analysis", "cost", "stat"): ALL_READ,
+    ("cost-analysis", "cost", "analyze"): ALL_READ,
+    ("cost-analysis", "job", "get"): ALL_READ,
+    ("cost-analysis", "job", "list"): ALL_READ,
+    ("cost-analysis", "job", "cancel"): OWNERS_WRITE,
+    ("cost-analysis", "budget", "create"): OWNERS_WRITE,
+    ("cost-analysis", "budget", "update"): OWNERS_WRITE,
+    ("cost-analysis", "budget", "delete"): OWNERS_WRITE,
+    ("cost-analysis", "budget", "get"): ALL_READ,
+    ("cost-analysis", "budget", "list"): ALL_READ,
+    ("cost-analysis", "budget-usage", "list"): ALL_READ,
+    ("cost-analysis", "budget-usage", "analyze"): ALL_READ,
 }
 
 
@@ -177,6 +200,11 @@ class World:
     collector: str  # K: an aws collector of A (its jobs never run: the workers are stopped)
     job: str  # J: a collect of K, IN_PROGRESS
     job_task: str  # its task, for S in project P (so the member may see it)
+    data_source: str  # L: a LOCAL cost data source of A
+    cost: str  # a cost row of L in project P (so the member may see it)
+    feed: str  # F: a focus data source of A
+    cost_job: str  # a sync of F, IN_PROGRESS (the workers are stopped)
+    budget: str  # a TOTAL budget of project P (so the member may read it)
     tokens: dict[str, str | None]
     a_ids: set[str] = field(default_factory=set)
 
@@ -262,6 +290,27 @@ class World:
         self.a_ids.add(job_id)
         return job_id
 
+    def fresh_data_source(self) -> str:
+        body = {"name": unique("doomed-ds"), "data_source_type": "LOCAL", "workspace_id": self.ws_a}
+        ds = self.admin("/cost-analysis/data-source/register", body)["data_source_id"]
+        self.a_ids.add(ds)
+        return ds
+
+    def fresh_cost(self) -> str:
+        cost = self.admin("/cost-analysis/cost/create", cost_body(self.data_source, self.project))
+        self.a_ids.add(cost["cost_id"])
+        return cost["cost_id"]
+
+    def fresh_cost_job(self) -> str:
+        job = self.admin("/cost-analysis/data-source/sync", {"data_source_id": self.feed})
+        self.a_ids.add(job["job_id"])
+        return job["job_id"]
+
+    def fresh_budget(self) -> str:
+        budget = self.admin("/cost-analysis/budget/create", budget_body(self.ws_a, self.project))
+        self.a_ids.add(budget["budget_id"])
+        return budget["budget_id"]
+
     def fresh_workspace(self) -> str:
         return self.admin("/identity/workspace/create", {"name": unique("doomed-ws")})[
             "workspace_id"
@@ -273,6 +322,53 @@ def collector_body(workspace_id: str, name: str) -> dict[str, Any]:
         "name": name,
         "plugin_info": {"plugin_id": "aws", "options": {"regions": ["ap-northeast-2"]}},
         "workspace_id": workspace_id,
+    }
+
+
+def cost_body(data_source_id: str, project_id: str) -> dict[str, Any]:
+    return {
+        "data_source_id": data_source_id,
+        "cost": 1.5,
+        "billed_date": "2024-05-01",
+        "product": "AmazonEC2",
+        "project_id": project_id,
+    }
+
+
+def feed_body(workspace_id: str, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "plugin_info": {"plugin_id": "focus", "options": {"path": "billing/focus.csv"}},
+        "workspace_id": workspace_id,
+    }
+
+
+def budget_body(workspace_id: str, project_id: str) -> dict[str, Any]:
+    return {
+        "name": unique("budget"),
+        "time_unit": "TOTAL",
+        "limit": 100.0,
+        "start": "2024-05",
+        "end": "2024-05",
+        "workspace_id": workspace_id,
+        "project_id": project_id,
+    }
+
+
+def _cost_world(env: Any, workspace_id: str, project_id: str, prefix: str) -> dict[str, str]:
+    """A LOCAL data source with one cost in the project, a focus data source and its sync."""
+    body = {"name": f"{prefix}L", "data_source_type": "LOCAL", "workspace_id": workspace_id}
+    local = env.ok("/cost-analysis/data-source/register", body)["data_source_id"]
+    cost = env.ok("/cost-analysis/cost/create", cost_body(local, project_id))["cost_id"]
+    feed = env.ok("/cost-analysis/data-source/register", feed_body(workspace_id, f"{prefix}F"))
+    job = env.ok("/cost-analysis/data-source/sync", {"data_source_id": feed["data_source_id"]})
+    budget = env.ok("/cost-analysis/budget/create", budget_body(workspace_id, project_id))
+    return {
+        "data_source": local,
+        "cost": cost,
+        "feed": feed["data_source_id"],
+        "cost_job": job["job_id"],
+        "budget": budget["budget_id"],
     }
 
 
@@ -375,6 +471,8 @@ def build_world(env: Any) -> World:
     collector = env.ok("/inventory/collector/create", collector_body(ws_a, "K"))
     job = env.ok("/inventory/collector/collect", {"collector_id": collector["collector_id"]})
     (job_task,) = env.ok("/inventory/job-task/list", {"job_id": job["job_id"]})["results"]
+    _cost_world(env, ws_b, b_project["project_id"], "B")
+    costs_a = _cost_world(env, ws_a, pid, "A")
 
     # revoked: an app that was created and deleted
     deleted = _app(env, env.admin_token, "managed-workspace-owner", ws_a)
@@ -412,6 +510,7 @@ def build_world(env: Any) -> World:
         collector=collector["collector_id"],
         job=job["job_id"],
         job_task=job_task["job_task_id"],
+        **costs_a,
         tokens={
             ADMIN: env.admin_token,
             OWNER: owner["client_secret"],
@@ -440,6 +539,7 @@ def build_world(env: Any) -> World:
         world.collector,
         world.job,
         world.job_task,
+        *costs_a.values(),
     }
     # every caller must really be what it claims before the matrix means anything
     for name in (ADMIN, OWNER, MEMBER, READER, OTHER_OWNER):
@@ -590,6 +690,44 @@ BODIES: dict[tuple[str, str, str], Body] = {
     ("inventory", "job-task", "get"): lambda w: {"job_task_id": w.job_task},
     ("inventory", "job-task", "list"): lambda w: {},
     ("inventory", "job-task", "stat"): _stat("job_task_id"),
+    ("cost-analysis", "data-source", "register"): lambda w: feed_body(w.ws_a, unique("new-f")),
+    ("cost-analysis", "data-source", "update"): lambda w: {
+        "data_source_id": w.data_source,
+        "tags": {"t": "1"},
+    },
+    ("cost-analysis", "data-source", "deregister"): lambda w: {
+        "data_source_id": w.fresh_data_source()
+    },
+    ("cost-analysis", "data-source", "sync"): lambda w: {"data_source_id": w.feed},
+    ("cost-analysis", "data-source", "get"): lambda w: {"data_source_id": w.data_source},
+    ("cost-analysis", "data-source", "list"): lambda w: {},
+    ("cost-analysis", "data-source", "stat"): _stat("data_source_id"),
+    ("cost-analysis", "cost", "create"): lambda w: cost_body(w.data_source, w.project),
+    ("cost-analysis", "cost", "delete"): lambda w: {"cost_id": w.fresh_cost()},
+    ("cost-analysis", "cost", "get"): lambda w: {"cost_id": w.cost},
+    ("cost-analysis", "cost", "list"): lambda w: {},
+    ("cost-analysis", "cost", "stat"): _stat("cost_id"),
+    ("cost-analysis", "cost", "analyze"): lambda w: {
+        "query": {
+            "group_by": ["workspace_id", "data_source_id"],
+            "fields": {"cost": {"key": "cost", "operator": "sum"}},
+        }
+    },
+    ("cost-analysis", "job", "get"): lambda w: {"job_id": w.cost_job},
+    ("cost-analysis", "job", "list"): lambda w: {},
+    ("cost-analysis", "job", "cancel"): lambda w: {"job_id": w.fresh_cost_job()},
+    ("cost-analysis", "budget", "create"): lambda w: budget_body(w.ws_a, w.project),
+    ("cost-analysis", "budget", "update"): lambda w: {"budget_id": w.budget, "tags": {"t": "1"}},
+    ("cost-analysis", "budget", "delete"): lambda w: {"budget_id": w.fresh_budget()},
+    ("cost-analysis", "budget", "get"): lambda w: {"budget_id": w.budget},
+    ("cost-analysis", "budget", "list"): lambda w: {},
+    ("cost-analysis", "budget-usage", "list"): lambda w: {},
+    ("cost-analysis", "budget-usage", "analyze"): lambda w: {
+        "query": {
+            "group_by": ["budget_id", "workspace_id"],
+            "fields": {"cost": {"key": "cost", "operator": "sum"}},
+        }
+    },
 }
 
 

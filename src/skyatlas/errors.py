@@ -49,6 +49,13 @@ class PayloadTooLarge(SkyatlasError):
     code = "ERROR_REQUEST_TOO_LARGE"
 
 
+class Unavailable(SkyatlasError):
+    """Something the request needs is busy or not running; retrying later can succeed."""
+
+    status = 503
+    code = "ERROR_UNAVAILABLE"
+
+
 def not_found(kind: str, key: str, value: str) -> NotFound:
     """The one message for a missing and for an invisible record, so neither leaks the other."""
     return NotFound(f"{kind} not found ({key}={value})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,19 @@ class Runtime:
     plugins: PluginRegistry = field(default_factory=PluginRegistry)
     #: Background workers draining the job queue (set by the app; None in plain scripts).
     workers: Any = None
+    _costs: Any = field(default=None, repr=False)
+    _costs_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def costs(self) -> Any:
+        """The cost store, opened on first use (an embedded one belongs to this process from
+        then on; `skyatlas.cost.store.CostStoreBusy` when another process holds it)."""
+        with self._costs_lock:
+            if self._costs is None:
+                from skyatlas.cost.open import open_cost_store
+
+                self._costs = open_cost_store(self.settings, self.store)
+            return self._costs
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -34,6 +48,9 @@ class Runtime:
         return cls(settings=settings, store=store, sealer=sealer_for(settings))
 
     def close(self) -> None:
+        if self._costs is not None:
+            self._costs.close()
+            self._costs = None
         self.store.dispose()
 
 

@@ -34,6 +34,7 @@ _HTTP_CODES = {404: "ERROR_NOT_FOUND", 405: "ERROR_METHOD_NOT_ALLOWED"}
 def build_registry() -> Registry:
     """Every service's verbs. Services register themselves; nothing here knows their verbs."""
     from skyatlas.collection.verbs import register as register_collection
+    from skyatlas.cost.verbs import register as register_cost
     from skyatlas.identity.verbs import register as register_identity
     from skyatlas.inventory.verbs import register as register_inventory
 
@@ -41,6 +42,7 @@ def build_registry() -> Registry:
     register_identity(registry)
     register_inventory(registry)
     register_collection(registry)
+    register_cost(registry)
     return registry
 
 

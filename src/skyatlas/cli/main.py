@@ -154,7 +154,10 @@ def worker(
 app.add_typer(setting_app, name="setting")
 app.add_typer(explorer_app, name="explorer")
 
-import_app = typer.Typer(help="Load resources into the store from files.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Load resources or costs into the store from files.", no_args_is_help=True
+)
+DEFAULT_COST_IMPORT = "focus-import"
 app.add_typer(import_app, name="import")
 
 
@@ -231,6 +234,96 @@ def import_cloud_services(
     console.print(
         f"skyatlas: {result.read:,} records read, {result.created:,} created, "
         f"{result.updated:,} updated"
+    )
+
+
+@import_app.command("costs")
+def import_costs_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True,
+            help="FOCUS files: CSV (plain or .gz) or Parquet, or directories of them.",
+        ),
+    ],
+    data_source_id: Annotated[
+        str | None, typer.Option("--data-source-id", help="A focus data source to load into.")
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help=f"Data source name in the default workspace, created if missing "
+            f"[default: {DEFAULT_COST_IMPORT}].",
+        ),
+    ] = None,
+    data_dir: StoreDir = None,
+    database_url: StoreUrl = None,
+) -> None:
+    """Import FOCUS cost files into a data source through the same sync a scheduled sync
+    runs: the months the files cover are replaced atomically; nothing changes if a file is
+    unreadable. Runs the sync here, or, while `skyatlas serve` owns the embedded cost store,
+    hands it to the server and waits.
+
+    Examples:
+
+      skyatlas import costs focus-2024-09.csv.gz
+
+      skyatlas import costs exports/ --name aws-billing
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from skyatlas.cli.serve import console, prepare
+    from skyatlas.config import Settings
+    from skyatlas.cost.importer import import_costs
+    from skyatlas.errors import SkyatlasError
+
+    if data_source_id and name:
+        console.print("skyatlas: give --data-source-id or --name, not both")
+        raise typer.Exit(2)
+    base = Settings.from_env(data_dir=data_dir, database_url=database_url)
+    # Files named on the command line may be read wherever they are.
+    roots = tuple(
+        dict.fromkeys(
+            [
+                *base.allowed_import_roots,
+                *(f.resolve().parent for f in files),
+                *(f.resolve() for f in files if f.is_dir()),
+            ]
+        )
+    )
+    settings = Settings.from_env(data_dir=data_dir, database_url=database_url, import_roots=roots)
+    runtime, _ = prepare(settings)
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]importing costs"),
+            TextColumn("{task.fields[rows]:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("import", total=None, rows=0)
+            result = import_costs(
+                runtime,
+                files,
+                data_source_id=data_source_id,
+                name=name,
+                progress=lambda rows: bar.update(task, rows=rows),
+            )
+            bar.update(task, rows=result.rows)
+    except SkyatlasError as exc:
+        console.print(f"skyatlas: import failed: {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    where = "" if result.ran_here else " (by the running server)"
+    if result.status != "SUCCESS":
+        console.print(f"skyatlas: import {result.status}{where}: {result.reason}")
+        raise typer.Exit(1)
+    months = ", ".join(result.months) or "none"
+    console.print(
+        f"skyatlas: {result.rows:,} cost rows loaded into {result.data_source_id}{where}; "
+        f"months replaced: {months} (job {result.job_id})"
     )
 
 

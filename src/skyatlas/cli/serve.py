@@ -6,6 +6,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from rich.console import Console
 
@@ -34,6 +35,10 @@ def prepare(settings: Settings, *, demo: bool = False):  # type: ignore[no-untyp
             statistics.refresh(conn)
 
     upgrade(runtime.store, after=after)
+    if demo:
+        from skyatlas.cost.demo import load_demo_costs
+
+        result["demo_costs"] = load_demo_costs(runtime, result["bootstrap"].domain_id)
     return runtime, result
 
 
@@ -53,6 +58,17 @@ def _server_class():  # type: ignore[no-untyped-def]
                     self._captured_signals.clear()
 
     return Server
+
+
+def _own_cost_store(runtime: Any) -> None:
+    """Open the cost store now: the embedded one has one owner process, and a server that
+    owns it from the start is where `skyatlas import costs` sends its work."""
+    from skyatlas.cost.store import CostStoreBusy
+
+    try:
+        runtime.costs  # noqa: B018
+    except CostStoreBusy as exc:
+        console.print(f"skyatlas: {exc.message}; cost requests will retry it")
 
 
 def run_server(settings: Settings, *, demo: bool = False) -> None:
@@ -81,6 +97,9 @@ def run_server(settings: Settings, *, demo: bool = False) -> None:
         console.print(f"skyatlas: admin client secret in {boot.path}")
     if result.get("demo"):
         console.print("skyatlas: loaded the demo organisation")
+    if result.get("demo_costs"):
+        console.print(f"skyatlas: loaded {result['demo_costs']:,} demo cost rows")
+    _own_cost_store(runtime)
     console.print(f"skyatlas: serving on {settings.endpoint}  (API docs: {settings.endpoint}/docs)")
     app = create_app(runtime)
     try:

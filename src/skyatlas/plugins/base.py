@@ -131,3 +131,45 @@ class CollectorPlugin(Protocol):
     metadata: PluginMetadata
 
     def collect(self, ctx: CollectContext) -> Iterable[Collected]: ...
+
+
+# -- cost sources --------------------------------------------------------------------------
+
+
+@dataclass
+class CostSyncContext:
+    """What one sync of a cost plugin sees."""
+
+    options: Mapping[str, Any]
+    #: The credentials of the data source's secret (empty when the source needs none).
+    secret: Mapping[str, Any]
+    #: True once the sync was cancelled: stop soon (the core discards what was read).
+    cancelled: Callable[[], bool] = lambda: False
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("skyatlas.plugins"))
+    #: Directories local paths may be read from (`SKYATLAS_IMPORT_ROOTS`); empty = unrestricted.
+    import_roots: tuple[Path, ...] = ()
+    #: For sources queried by date range (an API): the first and last day (`YYYY-MM-DD`) to
+    #: fetch. None: the source decides (a file source reads everything it holds).
+    start: str | None = None
+    end: str | None = None
+
+
+@dataclass
+class CostFeed:
+    """A sync's result: record batches in `skyatlas.cost.schema.COST_SCHEMA`, read lazily.
+
+    `months` (`YYYY-MM`) are the months the source reports completely; the core replaces
+    exactly those months of the data source, atomically. None means "the months the rows
+    fall in". Reading `batches` may raise `PluginError` (a file corrupt halfway): the sync then
+    fails and the previous data stays.
+    """
+
+    batches: Iterable[Any]
+    months: frozenset[str] | None = None
+
+
+@runtime_checkable
+class CostPlugin(Protocol):
+    metadata: PluginMetadata
+
+    def sync(self, ctx: CostSyncContext) -> CostFeed: ...

@@ -7,6 +7,7 @@ which are few compared with the rows they summarise.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -249,22 +250,39 @@ def run_analyze(
     *,
     date_key: str,
     scope: list[ColumnElement[bool]] = (),  # type: ignore[assignment]
+    period_keys: dict[str, str] | None = None,
+    group_fields: tuple[GroupField, ...] | None = None,
 ) -> dict[str, Any]:
+    """`period_keys` (granularity → key) names text columns that already hold the period
+    (`YYYY-MM-DD`, `YYYY-MM`, `YYYY`, as the cost tables do): the date key then groups and
+    compares as text instead of formatting a timestamp. `group_fields` replaces the query's
+    fields in the SQL (a rollup counts by summing its row counts)."""
     where = compile_where(query, fields, *scope)  # type: ignore[arg-type]
     keys = list(query.keys)
     if query.granularity:
-        date_field = fields.resolve(date_key)
-        keys.append(
-            GroupKey(key=date_key, name="date", date_format=GRANULARITIES[query.granularity])
-        )
         bounds = []
-        if query.start:
-            bounds.append(date_field.expr >= _bound(query.start, query.granularity, False))
-        if query.end:
-            bounds.append(date_field.expr < _bound(query.end, query.granularity, True))
+        if period_keys is not None:
+            period = period_keys[query.granularity]
+            period_field = fields.resolve(period)
+            keys.append(GroupKey(key=period, name="date"))
+            if query.start:
+                _bound(query.start, query.granularity, False)
+                bounds.append(period_field.expr >= query.start)
+            if query.end:
+                _bound(query.end, query.granularity, False)
+                bounds.append(period_field.expr <= query.end)
+        else:
+            date_field = fields.resolve(date_key)
+            keys.append(
+                GroupKey(key=date_key, name="date", date_format=GRANULARITIES[query.granularity])
+            )
+            if query.start:
+                bounds.append(date_field.expr >= _bound(query.start, query.granularity, False))
+            if query.end:
+                bounds.append(date_field.expr < _bound(query.end, query.granularity, True))
         if bounds:
             where = and_(where, *bounds)
-    stage = Stage(kind="group", keys=tuple(keys), fields=query.fields)
+    stage = Stage(kind="group", keys=tuple(keys), fields=group_fields or query.fields)
     stmt, json_fields = _group_select(stage, fields, where, table)
     rows = [dict(r._mapping) for r in conn.execute(stmt)]
     for row in rows:
@@ -274,6 +292,10 @@ def run_analyze(
         for name, value in row.items():
             row[name] = _plain(value)
     if query.field_group:
+        # Folded lists follow the group keys' order (dates ascending), whatever order the
+        # database returned the groups in.
+        with contextlib.suppress(TypeError):
+            rows = _sort_rows(rows, [SortKey(k.name) for k in keys])
         rows = _fold(rows, query)
     if query.select:
         rows = _apply_select(rows, query.select)

@@ -31,7 +31,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, Decimal):
-        return float(value)
+        # PostgreSQL sums integers as numeric: a whole number stays an integer, as on SQLite.
+        return int(value) if value == value.to_integral_value() else float(value)
     return value
 
 
@@ -52,9 +53,12 @@ def run_list(
     scope: Sequence[ColumnElement[bool]] = (),
     minimal: tuple[str, ...] | None = None,
     enrich: Callable[[list[dict[str, Any]]], None] | None = None,
+    refilter_page: bool = False,
 ) -> dict[str, Any]:
     """`{"results": [...], "total_count": N}` with N counting every match, not just the page.
-    `enrich` completes a page of rendered records in one go (before `only` projects them)."""
+    `enrich` completes a page of rendered records in one go (before `only` projects them).
+    `refilter_page` repeats the filters when fetching the page's rows by id: a columnar store
+    without an index on the id then skips row groups by the filters instead of scanning."""
     where = compile_where(query, fields, *scope)
     total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
     if query.count_only:
@@ -69,7 +73,10 @@ def run_list(
     rows_by_id: dict[Any, Row[Any]] = {}
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
-        for row in conn.execute(select(table).where(id_column.in_(chunk))):
+        fetch = select(table).where(id_column.in_(chunk))
+        if refilter_page:
+            fetch = fetch.where(where)
+        for row in conn.execute(fetch):
             rows_by_id[row._mapping[fields.id_key]] = row
     results = [render(rows_by_id[i]) for i in ids if i in rows_by_id]
     if enrich is not None:

@@ -316,3 +316,29 @@ def _json_sort_pg(element: Any, compiler: Any, **kw: Any) -> str:
         f"(CASE WHEN {t} = 'string' THEN ({v} #>> '{{}}') "
         f"WHEN {t} IN ('object', 'array') THEN {v}::text END) COLLATE \"C\""
     )
+
+
+# -- DuckDB (the embedded cost store) ------------------------------------------------------
+
+
+@compiles(contains_ci, "duckdb")
+@compiles(contains_ci_unicode, "duckdb")
+def _contains_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
+    expr, pattern, _ = list(element.clauses)
+    return f"({compiler.process(expr, **kw)} ILIKE {compiler.process(pattern, **kw)} ESCAPE '\\')"
+
+
+@compiles(regexp_ci, "duckdb")
+def _regexp_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
+    expr, pattern = list(element.clauses)
+    return f"regexp_matches({compiler.process(expr, **kw)}, {compiler.process(pattern, **kw)}, 'i')"
+
+
+@compiles(json_array_agg, "duckdb")
+def _agg_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"to_json(list({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_array_agg_distinct, "duckdb")
+def _agg_d_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"to_json(list(DISTINCT {compiler.process(element.clauses, **kw)}))"

@@ -491,3 +491,99 @@ WORKSPACE_OWNED: list[tuple[str, Table]] = [
     ("projects", projects),
     ("project groups", project_groups),
 ]
+
+#: A cost data source: where costs come from (a plugin and its options, or LOCAL rows), what
+#: its data holds (learned keys), and when it last synced. The rows are in the cost store.
+data_sources = Table(
+    "data_sources",
+    metadata,
+    Column("data_source_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
+    # "*" for a DOMAIN data source (its costs map to any workspace of the domain).
+    Column("workspace_id", Str(ID), nullable=False),
+    Column("resource_group", Str(16), nullable=False),
+    Column("name", Str(255), nullable=False),
+    Column("state", Str(16), nullable=False),
+    Column("data_source_type", Str(16), nullable=False),
+    Column("provider", Str(64), nullable=True),
+    Column("secret_type", Str(32), nullable=False),
+    Column("secret_filter", JSONDoc, nullable=False),
+    Column("plugin_info", JSONDoc, nullable=False),
+    Column("schedule", JSONDoc, nullable=False),
+    Column("tags", JSONDoc, nullable=False),
+    Column("cost_tag_keys", JSONDoc, nullable=False),
+    Column("cost_additional_info_keys", JSONDoc, nullable=False),
+    Column("cost_data_keys", JSONDoc, nullable=False),
+    Column("months", JSONDoc, nullable=False),
+    Column("last_synchronized_at", UTCDateTime(), nullable=True),
+    *_timestamps(),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+#: One sync of a data source (cost-analysis `job`).
+cost_jobs = Table(
+    "cost_jobs",
+    metadata,
+    Column("job_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("workspace_id", Str(ID), nullable=False),
+    Column("data_source_id", Str(ID), nullable=False),
+    Column("status", Str(16), nullable=False),
+    Column("trigger", Str(16), nullable=False),
+    Column("options", JSONDoc, nullable=False),
+    Column("months", JSONDoc, nullable=False),
+    Column("total_rows", Integer, nullable=False),
+    Column("reason", Text, nullable=True),
+    *_timestamps(),
+    Column("finished_at", UTCDateTime(), nullable=True),
+)
+Index("ix_cost_jobs_data_source", cost_jobs.c.data_source_id, cost_jobs.c.created_at)
+
+#: A cost budget (cost-analysis `budget`): a limit on the costs of a workspace or one of its
+#: projects (optionally of one data source), over whole months from `start` to `end`.
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("budget_id", Str(ID), primary_key=True),
+    Column("name", Str(255), nullable=False),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("workspace_id", Str(ID), nullable=False),
+    # None: the whole workspace.
+    Column("project_id", Str(ID), nullable=True),
+    # None: every data source whose costs reach the workspace.
+    Column("data_source_id", Str(ID), nullable=True),
+    Column("time_unit", Str(16), nullable=False),
+    # TOTAL budgets: the limit of the whole period.
+    Column("limit", Float, nullable=True),
+    # MONTHLY budgets: [{"date": "YYYY-MM", "limit": float}], one per month of the period.
+    Column("planned_limits", JSONDoc, nullable=False),
+    Column("start", Str(7), nullable=False),
+    Column("end", Str(7), nullable=False),
+    Column("currency", Str(8), nullable=False),
+    # {"state", "recipients": {"webhook_url"}, "plans": [{"threshold", "unit"}]}
+    Column("notification", JSONDoc, nullable=False),
+    Column("tags", JSONDoc, nullable=False),
+    *_timestamps(),
+)
+Index("ix_budgets_workspace", budgets.c.domain_id, budgets.c.workspace_id)
+
+#: A budget threshold already crossed: the primary key makes "one notification per crossing"
+#: hold however many syncs look at the same costs at the same time.
+budget_notices = Table(
+    "budget_notices",
+    metadata,
+    Column("budget_id", Str(ID), primary_key=True),
+    # "YYYY-MM" (MONTHLY budgets) or "TOTAL".
+    Column("period", Str(16), primary_key=True),
+    # "PERCENT:80", "ACTUAL_COST:1000".
+    Column("threshold_key", Str(64), primary_key=True),
+    # Sent with the webhook (body and Idempotency-Key): the same on every retry of one notice.
+    Column("notice_id", Str(ID), nullable=False, unique=True),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("job_id", Str(ID), nullable=True),
+    # PENDING, DELIVERED or FAILED.
+    Column("status", Str(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("notified_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+)

@@ -1,0 +1,110 @@
+"""The keys cost queries answer to, for the facts and for the monthly rollup.
+
+`tags.<key>`, `additional_info.<key>` and `data.<key>` are flat maps (a FOCUS tag key may
+contain dots, so the whole rest of the key is the map key). The map key is rendered into the
+SQL as a quoted literal — GROUP BY needs the same text in SELECT and GROUP BY, which bound
+parameters cannot give — after a check that it holds no control characters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, String, literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from skyatlas.cost.tables import DIMENSIONS, cost_monthly, costs
+from skyatlas.errors import InvalidParameter
+from skyatlas.query.compile import Field, FieldSet, Prefix
+
+
+class map_text(FunctionElement[str]):
+    """`column[key]` of a text map (DuckDB MAP, PostgreSQL jsonb)."""
+
+    type = String()
+    inherit_cache = True
+    name = "map_text"
+
+
+class map_number(FunctionElement[float]):
+    """`column[key]` of a number map."""
+
+    type = Float()
+    inherit_cache = True
+    name = "map_number"
+
+
+def _parts(element: Any, compiler: Any, **kw: Any) -> tuple[str, str]:
+    column, key = list(element.clauses)
+    return compiler.process(column, **kw), compiler.process(key, literal_binds=True, **kw)
+
+
+@compiles(map_text, "duckdb")
+@compiles(map_number, "duckdb")
+def _map_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
+    column, key = _parts(element, compiler, **kw)
+    return f"{column}[{key}]"
+
+
+@compiles(map_text, "postgresql")
+def _map_text_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    column, key = _parts(element, compiler, **kw)
+    return f"({column} ->> {key})"
+
+
+@compiles(map_number, "postgresql")
+def _map_number_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    column, key = _parts(element, compiler, **kw)
+    return f"CAST({column} ->> {key} AS double precision)"
+
+
+def _map_key(rest: str) -> str:
+    if not rest or any(ord(c) < 0x20 for c in rest) or len(rest) > 256:
+        raise InvalidParameter(f"'{rest}' is not a valid map key")
+    return rest
+
+
+def _map_prefix(column: ColumnElement[Any], number: bool = False) -> Prefix:
+    element = map_number if number else map_text
+    return Prefix(
+        resolve=lambda rest: Field(
+            element(column, literal(_map_key(rest))), "number" if number else "string"
+        ),
+        split=lambda rest: [rest],
+    )
+
+
+def _columns(table: Any, numbers: tuple[str, ...], texts: tuple[str, ...]) -> dict[str, Field]:
+    out = {name: Field(table.c[name], "string") for name in texts}
+    out.update({name: Field(table.c[name], "number") for name in numbers})
+    return out
+
+
+COST_FIELDS = FieldSet(
+    id_key="cost_id",
+    columns=_columns(
+        costs,
+        ("cost", "usage_quantity"),
+        ("cost_id", *DIMENSIONS, "resource", "billed_date", "billed_month", "billed_year"),
+    ),
+    prefixes={
+        "tags": _map_prefix(costs.c.tags),
+        "additional_info": _map_prefix(costs.c.additional_info),
+        "data": _map_prefix(costs.c.data, number=True),
+    },
+    keyword=("product", "provider", "region_code", "resource", "usage_type", "account_id"),
+)
+
+#: The rollup answers what only needs its dimensions, the month, and sums or counts.
+ROLLUP_FIELDS = FieldSet(
+    id_key="billed_month",
+    columns={
+        **_columns(
+            cost_monthly,
+            ("cost", "usage_quantity", "row_count"),
+            (*DIMENSIONS, "billed_month", "billed_year"),
+        ),
+    },
+    prefixes={"tags": _map_prefix(cost_monthly.c.tags)},
+)

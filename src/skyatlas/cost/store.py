@@ -1,0 +1,494 @@
+"""The cost store: where cost facts and their monthly rollup live, and the one way they change.
+
+Embedded, costs live in DuckDB (`<data dir>/costs.duckdb`): columnar, a monthly group-by over
+millions of rows takes tens of milliseconds where SQLite takes seconds. The DuckDB file has one
+owner process (the server, or a CLI import when no server runs); every other process reaches
+cost data through that one. At scale (PostgreSQL), costs live in PostgreSQL tables partitioned
+by month (see `skyatlas.cost.pg_store`).
+
+Queries are SQLAlchemy Core statements, compiled for the backend's dialect; the store runs
+them. Changes go through `replace` (a sync: whole months, atomically) and `insert` / `delete`
+(single rows of LOCAL data sources), which keep the rollup right.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+
+from skyatlas.cost.schema import COST_SCHEMA
+from skyatlas.cost.tables import DIMENSIONS
+from skyatlas.errors import InvalidParameter, SkyatlasError, Unavailable
+
+SCHEMA_VERSION = 1
+
+_DUCK_DDL = f"""
+CREATE TABLE IF NOT EXISTS costs (
+    cost_id VARCHAR NOT NULL,
+    cost DOUBLE,
+    usage_quantity DOUBLE,
+    {", ".join(f"{d} VARCHAR" for d in DIMENSIONS)},
+    resource VARCHAR,
+    tags MAP(VARCHAR, VARCHAR),
+    additional_info MAP(VARCHAR, VARCHAR),
+    data MAP(VARCHAR, DOUBLE),
+    billed_date VARCHAR NOT NULL,
+    billed_month VARCHAR NOT NULL,
+    billed_year VARCHAR NOT NULL,
+    sync_id VARCHAR
+);
+CREATE TABLE IF NOT EXISTS cost_monthly (
+    {", ".join(f"{d} VARCHAR" for d in DIMENSIONS)},
+    tags MAP(VARCHAR, VARCHAR),
+    billed_month VARCHAR NOT NULL,
+    billed_year VARCHAR NOT NULL,
+    cost DOUBLE,
+    usage_quantity DOUBLE,
+    row_count BIGINT
+);
+CREATE TABLE IF NOT EXISTS cost_store_info (name VARCHAR PRIMARY KEY, value VARCHAR);
+"""
+
+_ROLLUP_KEYS = ", ".join([*DIMENSIONS, "tags", "billed_month", "billed_year"])
+
+
+class SyncFailed(SkyatlasError):
+    """The source could not be read completely; nothing was changed."""
+
+    status = 400
+    code = "ERROR_COST_SYNC"
+
+
+class SyncCancelled(Exception):
+    """The sync was cancelled while reading; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Who new rows belong to: fixed ids, plus lookups from the billing sub-account (service
+    accounts' `data.account_id`) and, optionally, from a project tag."""
+
+    data_source_id: str
+    domain_id: str
+    #: The data source's workspace; None for a DOMAIN data source (rows take the workspace of
+    #: the service account or project they map to, or stay unassigned).
+    workspace_id: str | None
+    #: account_id → (service_account_id, project_id, workspace_id); one entry per account.
+    accounts: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    project_tag_key: str | None = None
+    #: tag value (project id or unique project name) → (project_id, workspace_id).
+    projects: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplaceResult:
+    months: tuple[str, ...]
+    rows: int
+    tag_keys: tuple[str, ...]
+    additional_info_keys: tuple[str, ...]
+    data_keys: tuple[str, ...]
+
+
+class CostStore(Protocol):
+    backend: str
+
+    def fetch(self, stmt: Any) -> list[dict[str, Any]]: ...
+
+    def replace(
+        self,
+        assignment: Assignment,
+        sync_id: str,
+        batches: Iterable[pa.RecordBatch],
+        months: Iterable[str] | None,
+        cancelled: Callable[[], bool],
+    ) -> ReplaceResult: ...
+
+    def insert(
+        self,
+        assignment: Assignment,
+        sync_id: str,
+        rows: pa.Table,
+        project: tuple[str, str] | None = None,
+    ) -> list[str]: ...
+
+    def delete(self, data_source_id: str, cost_ids: Sequence[str] | None = None) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def _accounts_table(a: Assignment) -> pa.Table:
+    items = sorted(a.accounts.items())
+    return pa.table(
+        {
+            "account_id": [k for k, _ in items],
+            "a_service_account_id": [v[0] for _, v in items],
+            "a_project_id": [v[1] for _, v in items],
+            "a_workspace_id": [v[2] for _, v in items],
+        },
+        schema=pa.schema(
+            [
+                (n, pa.string())
+                for n in ("account_id", "a_service_account_id", "a_project_id", "a_workspace_id")
+            ]
+        ),
+    )
+
+
+def _projects_table(a: Assignment) -> pa.Table:
+    items = sorted(a.projects.items())
+    return pa.table(
+        {
+            "p_key": [k for k, _ in items],
+            "p_project_id": [v[0] for _, v in items],
+            "p_workspace_id": [v[1] for _, v in items],
+        },
+        schema=pa.schema([(n, pa.string()) for n in ("p_key", "p_project_id", "p_workspace_id")]),
+    )
+
+
+def _insert_select(a: Assignment) -> tuple[str, Callable[[str, int, str], list[Any]]]:
+    """INSERT ... SELECT from the registered batch `_batch`: the assignment joins and derived
+    columns, in SQL so no row passes through Python. Returns the SQL and a function giving its
+    parameters (id prefix, id offset, sync id) in placeholder order."""
+    tag_join = ""
+    project = "a.a_project_id"
+    workspace = "a.a_workspace_id"
+    if a.project_tag_key:
+        tag_join = "LEFT JOIN _projects p ON p.p_key = b.tags[?]"
+        project = "COALESCE(a.a_project_id, p.p_project_id)"
+        workspace = "COALESCE(a.a_workspace_id, p.p_workspace_id)"
+    sql = f"""
+        INSERT INTO costs BY NAME
+        SELECT ? || replace(substr(b.billed_date, 1, 7), '-', '') || '-'
+                 || CAST(? + b._n AS VARCHAR) AS cost_id,
+               b.cost, b.usage_quantity, b.usage_unit, b.provider, b.region_code, b.region_key,
+               b.product, b.usage_type, b.resource, b.account_id,
+               b.tags, b.additional_info, b.data,
+               b.billed_date,
+               substr(b.billed_date, 1, 7) AS billed_month,
+               substr(b.billed_date, 1, 4) AS billed_year,
+               ? AS data_source_id, ? AS domain_id,
+               {"?" if a.workspace_id else workspace} AS workspace_id,
+               {project} AS project_id,
+               a.a_service_account_id AS service_account_id,
+               ? AS sync_id
+        FROM _batch b
+        LEFT JOIN _accounts a ON a.account_id = b.account_id
+        {tag_join}
+    """
+
+    def params(prefix: str, offset: int, sync_id: str) -> list[Any]:
+        out: list[Any] = [prefix, offset, a.data_source_id, a.domain_id]
+        if a.workspace_id:
+            out.append(a.workspace_id)
+        out.append(sync_id)
+        if a.project_tag_key:
+            out.append(a.project_tag_key)
+        return out
+
+    return sql, params
+
+
+_COST_ID = re.compile(r"^cost-[0-9a-z]+-(\d{4})(\d{2})-\d+$")
+
+
+def month_of(cost_id: str) -> str | None:
+    """The billed month a cost id carries (`cost-<sync>-<YYYYMM>-<n>`): a lookup by id can
+    then read one month instead of all of them."""
+    match = _COST_ID.match(cost_id)
+    return f"{match.group(1)}-{match.group(2)}" if match else None
+
+
+class DuckCostStore:
+    """Costs in one DuckDB file, owned by this process."""
+
+    backend = "duckdb"
+
+    def __init__(self, path: Path, *, memory_limit: str = "1GB", threads: int | None = None):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {"memory_limit": memory_limit}
+        if threads:
+            config["threads"] = threads
+        try:
+            self._db = duckdb.connect(str(path), config=config)
+        except duckdb.IOException as exc:
+            raise CostStoreBusy(
+                f"the cost store {path} is open in another process (a running `skyatlas "
+                "serve`?); cost data is reached through that process"
+            ) from exc
+        self._db.execute(_DUCK_DDL)
+        self._db.execute(
+            "INSERT OR REPLACE INTO cost_store_info VALUES ('schema_version', ?)",
+            [str(SCHEMA_VERSION)],
+        )
+        self._local = threading.local()
+        self._write = threading.Lock()
+        from duckdb_engine import Dialect
+
+        self.dialect = Dialect(paramstyle="qmark")
+
+    # -- reading ---------------------------------------------------------------------------
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self._db.cursor()
+        return cur
+
+    def compile(self, stmt: Any) -> tuple[str, list[Any]]:
+        compiled = stmt.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
+        params = compiled.params
+        return compiled.string, [params[name] for name in (compiled.positiontup or ())]
+
+    def fetch(self, stmt: Any) -> list[dict[str, Any]]:
+        sql, params = self.compile(stmt)
+        cur = self._cursor()
+        try:
+            cur.execute(sql, params)
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            raise InvalidParameter(f"the query cannot be answered: {_first_line(exc)}") from None
+        names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    # -- writing ---------------------------------------------------------------------------
+    def _load(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        a: Assignment,
+        sync_id: str,
+        batches: Iterable[pa.RecordBatch],
+        cancelled: Callable[[], bool],
+    ) -> int:
+        cur.register("_accounts", _accounts_table(a))
+        cur.register("_projects", _projects_table(a))
+        sql, sql_params = _insert_select(a)
+        prefix = f"cost-{sync_id.rsplit('-', 1)[-1]}-"
+        # One INSERT reads the whole stream (a statement per batch costs half the speed);
+        # an error raised while reading is kept and raised as itself, not as DuckDB's.
+        numbered = _Numbered(batches, cancelled)
+        cur.register("_batch", pa.RecordBatchReader.from_batches(NUMBERED_SCHEMA, numbered))
+        try:
+            cur.execute(sql, sql_params(prefix, 0, sync_id))
+        except duckdb.Error:
+            if numbered.error is not None:
+                raise numbered.error from None
+            raise
+        finally:
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it
+                cur.unregister("_batch")
+        if numbered.error is not None:
+            raise numbered.error
+        total = numbered.rows
+        bad = cur.execute(
+            "SELECT billed_date FROM costs WHERE sync_id = ? AND "
+            "NOT regexp_full_match(billed_date, '\\d{4}-\\d{2}-\\d{2}') LIMIT 1",
+            [sync_id],
+        ).fetchone()
+        if bad is not None:
+            raise SyncFailed(f"billed_date '{bad[0]}' is not a date (YYYY-MM-DD)")
+        return total
+
+    def _rollup(self, cur: duckdb.DuckDBPyConnection, ds: str, months: Sequence[str]) -> None:
+        if not months:
+            return
+        marks = ", ".join("?" for _ in months)
+        cur.execute(
+            f"DELETE FROM cost_monthly WHERE data_source_id = ? AND billed_month IN ({marks})",
+            [ds, *months],
+        )
+        cur.execute(
+            f"""INSERT INTO cost_monthly BY NAME
+                SELECT {_ROLLUP_KEYS}, sum(cost) AS cost, sum(usage_quantity) AS usage_quantity,
+                       count(*) AS row_count
+                FROM costs WHERE data_source_id = ? AND billed_month IN ({marks})
+                GROUP BY ALL""",
+            [ds, *months],
+        )
+
+    def _keys(self, cur: duckdb.DuckDBPyConnection, sync_id: str, column: str) -> tuple[str, ...]:
+        rows = cur.execute(
+            f"SELECT DISTINCT unnest(map_keys({column})) AS k FROM costs WHERE sync_id = ? "
+            "ORDER BY k",
+            [sync_id],
+        ).fetchall()
+        return tuple(r[0] for r in rows)
+
+    def replace(
+        self,
+        assignment: Assignment,
+        sync_id: str,
+        batches: Iterable[pa.RecordBatch],
+        months: Iterable[str] | None,
+        cancelled: Callable[[], bool],
+    ) -> ReplaceResult:
+        """Load a sync's rows and swap them in for the months it covers, in one transaction:
+        readers see the old months or the new ones, never a mix; an error or a cancel while
+        reading leaves everything as it was."""
+        with self._write:
+            cur = self._db.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                total = self._load(cur, assignment, sync_id, batches, cancelled)
+                seen = {
+                    r[0]
+                    for r in cur.execute(
+                        "SELECT DISTINCT billed_month FROM costs WHERE sync_id = ?", [sync_id]
+                    ).fetchall()
+                }
+                covered = sorted(seen | set(months or ()))
+                if covered:
+                    marks = ", ".join("?" for _ in covered)
+                    cur.execute(
+                        f"DELETE FROM costs WHERE data_source_id = ? AND billed_month IN "
+                        f"({marks}) AND sync_id IS DISTINCT FROM ?",
+                        [assignment.data_source_id, *covered, sync_id],
+                    )
+                self._rollup(cur, assignment.data_source_id, covered)
+                result = ReplaceResult(
+                    months=tuple(covered),
+                    rows=total,
+                    tag_keys=self._keys(cur, sync_id, "tags"),
+                    additional_info_keys=self._keys(cur, sync_id, "additional_info"),
+                    data_keys=self._keys(cur, sync_id, "data"),
+                )
+                cur.execute("COMMIT")
+                return result
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def insert(
+        self,
+        assignment: Assignment,
+        sync_id: str,
+        rows: pa.Table,
+        project: tuple[str, str] | None = None,
+    ) -> list[str]:
+        """Add rows (a LOCAL data source's `cost create`) and refresh their months' rollup.
+        `project` (project_id, workspace_id) overrides the mapping for these rows."""
+        with self._write:
+            cur = self._db.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                self._load(cur, assignment, sync_id, rows.to_batches(), lambda: False)
+                if project is not None:
+                    cur.execute(
+                        "UPDATE costs SET project_id = ?, workspace_id = ? WHERE sync_id = ?",
+                        [project[0], project[1], sync_id],
+                    )
+                months = [
+                    r[0]
+                    for r in cur.execute(
+                        "SELECT DISTINCT billed_month FROM costs WHERE sync_id = ?", [sync_id]
+                    ).fetchall()
+                ]
+                self._rollup(cur, assignment.data_source_id, months)
+                ids = [
+                    r[0]
+                    for r in cur.execute(
+                        "SELECT cost_id FROM costs WHERE sync_id = ? ORDER BY cost_id", [sync_id]
+                    ).fetchall()
+                ]
+                cur.execute("COMMIT")
+                return ids
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def delete(self, data_source_id: str, cost_ids: Sequence[str] | None = None) -> int:
+        """Delete rows of a data source (all of them when `cost_ids` is None)."""
+        with self._write:
+            cur = self._db.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                where, params = "data_source_id = ?", [data_source_id]
+                if cost_ids is not None:
+                    marks = ", ".join("?" for _ in cost_ids) or "NULL"
+                    where += f" AND cost_id IN ({marks})"
+                    params += list(cost_ids)
+                months = [
+                    r[0]
+                    for r in cur.execute(
+                        f"SELECT DISTINCT billed_month FROM costs WHERE {where}", params
+                    ).fetchall()
+                ]
+                count = cur.execute(f"DELETE FROM costs WHERE {where}", params).fetchone()[0]
+                if cost_ids is None:
+                    cur.execute(
+                        "DELETE FROM cost_monthly WHERE data_source_id = ?", [data_source_id]
+                    )
+                else:
+                    self._rollup(cur, data_source_id, months)
+                cur.execute("COMMIT")
+                return int(count)
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+#: COST_SCHEMA plus each row's number within the sync (its cost_id suffix).
+NUMBERED_SCHEMA = COST_SCHEMA.append(pa.field("_n", pa.int64()))
+
+
+class _Numbered:
+    """The batches, conformed and numbered, checking for a cancel between batches."""
+
+    def __init__(self, batches: Iterable[pa.RecordBatch], cancelled: Callable[[], bool]) -> None:
+        self._batches = batches
+        self._cancelled = cancelled
+        self.rows = 0
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Any:
+        try:
+            for batch in self._batches:
+                if self._cancelled():
+                    raise SyncCancelled()
+                if batch.num_rows == 0:
+                    continue
+                if batch.schema != COST_SCHEMA:
+                    batch = _conform(batch)
+                start = self.rows
+                self.rows += batch.num_rows
+                yield batch.append_column(
+                    "_n", pa.array(range(start + 1, self.rows + 1), pa.int64())
+                )
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
+class CostStoreBusy(Unavailable):
+    """Another process owns the embedded cost store."""
+
+
+def _conform(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A plugin's batch with the right columns in a compatible shape → exactly COST_SCHEMA."""
+    missing = [f.name for f in COST_SCHEMA if f.name not in batch.schema.names]
+    if missing:
+        raise SyncFailed(f"the cost plugin's rows lack the column(s) {', '.join(missing)}")
+    try:
+        columns = [batch.column(f.name).cast(f.type) for f in COST_SCHEMA]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SyncFailed(f"the cost plugin's rows do not fit the cost schema: {exc}") from None
+    return pa.RecordBatch.from_arrays(columns, schema=COST_SCHEMA)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
