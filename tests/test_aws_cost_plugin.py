@@ -424,6 +424,12 @@ def test_the_row_mapping(endpoint: str) -> None:
     early, late = lines[5], lines[-1]  # an actual day, an estimated one
     for line in (early, late):
         row = rows[line.day, line.product, line.account]
+        # `additional_info` and `data` are the compact text of one JSON object each.
+        for name in ("additional_info", "data"):
+            assert isinstance(row[name], str)
+            assert row[name] == json.dumps(json.loads(row[name]), separators=(",", ":"))
+        row = {**row, "additional_info": json.loads(row["additional_info"])}
+        row["data"] = json.loads(row["data"])
         assert row == {
             "cost": float(line.cost),
             "usage_quantity": float(line.quantity),
@@ -437,14 +443,42 @@ def test_the_row_mapping(endpoint: str) -> None:
             "account_id": line.account,
             "billed_date": line.day,
             "tags": [],
-            "additional_info": [
-                ("Metric", "UnblendedCost"),
-                ("Currency", "USD"),
-                ("Estimated", "true" if line.estimated else "false"),
-            ],
-            "data": [("UnblendedCost", float(line.cost)), ("UsageQuantity", float(line.quantity))],
+            "additional_info": {
+                "Metric": "UnblendedCost",
+                "Currency": "USD",
+                "Estimated": "true" if line.estimated else "false",
+            },
+            "data": {"UnblendedCost": float(line.cost), "UsageQuantity": float(line.quantity)},
         }
     assert not early.estimated and late.estimated
+
+
+def test_missing_amounts_and_units_are_left_out(endpoint: str) -> None:
+    partial = answer(seeded_lines("2024-01-01", "2024-01-01"))
+    groups = partial["ResultsByTime"][0]["Groups"]
+    del groups[0]["Metrics"]["UsageQuantity"]  # no usage: no quantity, no unit
+    del groups[1]["Metrics"]["UnblendedCost"]["Unit"]  # an amount without its currency
+    groups[2]["Metrics"] = {}  # nothing at all
+    queue_answers(endpoint, [partial])
+    _, batches = sync_all({"endpoint_url": endpoint}, start=START, end=START)
+    rows = rows_of(batches)
+    assert len(rows) == 4
+    info = [json.loads(r["additional_info"]) for r in rows]
+    data = [json.loads(r["data"]) for r in rows]
+    lines = seeded_lines("2024-01-01", "2024-01-01")
+
+    assert (rows[0]["usage_quantity"], rows[0]["usage_unit"]) == (None, None)
+    assert info[0] == {"Metric": "UnblendedCost", "Currency": "USD", "Estimated": "false"}
+    assert data[0] == {"UnblendedCost": float(lines[0].cost)}
+    assert info[1] == {"Metric": "UnblendedCost", "Estimated": "false"}
+    assert data[1] == {
+        "UnblendedCost": float(lines[1].cost),
+        "UsageQuantity": float(lines[1].quantity),
+    }
+    assert (rows[2]["cost"], rows[2]["usage_quantity"]) == (None, None)
+    assert info[2] == {"Metric": "UnblendedCost", "Estimated": "false"}
+    assert rows[2]["data"] == "{}"
+    assert None not in (v for d in info + data for v in d.values())
 
 
 def test_rows_are_batched_across_pages(endpoint: str) -> None:
@@ -465,8 +499,8 @@ def test_the_metric_option(endpoint: str, recorded: Recorded) -> None:
     assert len(rows) == len(lines) == 12
     assert sum(r["cost"] for r in rows) == pytest.approx(sum(float(x.cost) for x in lines))
     for row in rows:
-        assert dict(row["additional_info"])["Metric"] == "AmortizedCost"
-        assert set(dict(row["data"])) == {"AmortizedCost", "UsageQuantity"}
+        assert json.loads(row["additional_info"])["Metric"] == "AmortizedCost"
+        assert set(json.loads(row["data"])) == {"AmortizedCost", "UsageQuantity"}
 
 
 def test_every_month_of_the_range_is_reported_even_without_rows(
@@ -516,6 +550,15 @@ def test_a_non_numeric_amount_is_a_plugin_error(endpoint: str) -> None:
     with pytest.raises(
         PluginError, match=r"non-numeric UnblendedCost amount 'lots' for 2024-01-01"
     ):
+        sync_all({"endpoint_url": endpoint})
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-inf"])
+def test_a_non_finite_amount_is_a_plugin_error(endpoint: str, amount: str) -> None:
+    broken = answer(seeded_lines("2024-01-01", "2024-01-01"))
+    broken["ResultsByTime"][0]["Groups"][2]["Metrics"]["UsageQuantity"]["Amount"] = amount
+    queue_answers(endpoint, [broken])
+    with pytest.raises(PluginError, match=r"non-numeric UsageQuantity amount .* for 2024-01-01"):
         sync_all({"endpoint_url": endpoint})
 
 

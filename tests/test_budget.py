@@ -49,8 +49,9 @@ class FakeCostPlugin:
 def _full(row: dict[str, Any]) -> dict[str, Any]:
     out = {f.name: None for f in COST_SCHEMA}
     out.update(row)
-    for key in ("tags", "additional_info", "data"):
-        out[key] = list((out[key] or {}).items())
+    out["tags"] = list((out["tags"] or {}).items())
+    for key in ("additional_info", "data"):  # JSON object text
+        out[key] = json.dumps(out[key] or {})
     return out
 
 

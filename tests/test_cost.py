@@ -3,6 +3,7 @@ project scoping, and the rollup answering what it can — on both backends."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -60,8 +61,9 @@ class FakeCostPlugin:
 def _full(row: dict[str, Any]) -> dict[str, Any]:
     out = {f.name: None for f in COST_SCHEMA}
     out.update(row)
-    for key in ("tags", "additional_info", "data"):
-        out[key] = list((out[key] or {}).items())
+    out["tags"] = list((out["tags"] or {}).items())
+    for key in ("additional_info", "data"):
+        out[key] = json.dumps(out[key] or {})
     return out
 
 

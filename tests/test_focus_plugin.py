@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from skyatlas.cost.schema import COST_SCHEMA, normalise_provider
@@ -99,11 +100,33 @@ def table(path: Path | str, **kwargs: Any) -> pa.Table:
     return pa.Table.from_batches(batches(path, **kwargs), schema=COST_SCHEMA)
 
 
+def strict_json(text: str) -> Any:
+    """`json.loads`, refusing what is not JSON but Python reads anyway (NaN, Infinity)."""
+
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"not JSON: {constant} in {text}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def json_map(text: str, value_type: type) -> dict[str, Any]:
+    """The JSON object text of `additional_info` / `data` as a dict without its null entries
+    (null means absent); every other value must be of `value_type`."""
+    assert isinstance(text, str), text
+    parsed = strict_json(text)
+    assert isinstance(parsed, dict), text
+    out = {k: v for k, v in parsed.items() if v is not None}
+    for key, value in out.items():
+        assert isinstance(value, value_type), (key, value, text)
+    return out
+
+
 def rows(path: Path | str, **kwargs: Any) -> list[dict[str, Any]]:
     out = table(path, **kwargs).to_pylist()
     for row in out:
-        for name in ("tags", "additional_info", "data"):
-            row[name] = dict(row[name])
+        row["tags"] = dict(row["tags"])
+        row["additional_info"] = json_map(row["additional_info"], str)
+        row["data"] = json_map(row["data"], float)
     return out
 
 
@@ -469,6 +492,113 @@ def test_values_that_are_not_numbers(tmp_path: Path) -> None:
     assert first["region_code"] is None and first["region_key"] is None  # empty is NULL
     assert second["cost"] == 0.001
     assert "x_Note" not in second["additional_info"] and "ListUnitPrice" not in second["data"]
+
+
+EXACT_NUMBERS = (
+    "0.0000008",
+    "1234.56789012345",
+    "0.30000000000000004",
+    "123456789012345678",
+    "1.7976931348623157e308",
+    "5e-324",
+    "-0.0",
+    "1e21",
+    "100",
+)
+
+
+def test_numbers_in_data_keep_every_digit(tmp_path: Path) -> None:
+    """A number reads back from the `data` JSON as exactly the double DuckDB read, from text
+    (CSV) and from DOUBLE and DECIMAL Parquet columns."""
+    header = ["ChargePeriodStart", "BilledCost", "ProviderName", "x_BlendedCost"]
+    lines = [["2024-09-01", str(n), "AWS", text] for n, text in enumerate(EXACT_NUMBERS)]
+    path = write_csv(tmp_path / "t.csv", header, lines)
+    for row in rows(path):
+        text = EXACT_NUMBERS[int(row["cost"])]
+        assert row["data"]["x_BlendedCost"] == float(text), text
+        assert math.copysign(1, row["data"]["x_BlendedCost"]) == math.copysign(1, float(text))
+        assert "x_BlendedCost" not in row["additional_info"]
+    con = duckdb.connect()
+    dest = tmp_path / "t.parquet"
+    con.execute(
+        f"COPY (SELECT ChargePeriodStart, CAST(BilledCost AS DOUBLE) AS BilledCost, "
+        "ProviderName, CAST(x_BlendedCost AS DOUBLE) AS x_BlendedCost, "
+        "CAST(BilledCost AS DECIMAL(38, 20)) AS ListCost "
+        f"FROM read_csv('{path}', all_varchar = true)) TO '{dest}' (FORMAT parquet)"
+    )
+    for row in rows(dest):
+        n = int(row["cost"])
+        assert row["data"]["x_BlendedCost"] == float(EXACT_NUMBERS[n])
+        assert row["data"]["ListCost"] == row["data"]["BilledCost"] == n
+
+
+def test_values_that_are_not_finite_numbers_are_kept_as_text(tmp_path: Path) -> None:
+    """JSON has no NaN or infinity: such values stay out of `data` and their text goes to
+    `additional_info`, whether the file has them as text or as Parquet doubles."""
+    header = ["ChargePeriodStart", "BilledCost", "ProviderName", "x_BlendedCost", "ListCost"]
+    cells = ["NaN", "inf", "-Infinity", "n/a", "2.5", "1e308"]  # 1e308 + 1e308 overflows
+    lines = [["2024-09-01", str(n), "AWS", cell, cell] for n, cell in enumerate(cells)]
+    path = write_csv(tmp_path / "t.csv", header, lines)
+    out = {int(r["cost"]): r for r in rows(path)}
+    for n, cell in enumerate(cells[:4]):
+        assert "x_BlendedCost" not in out[n]["data"] and "ListCost" not in out[n]["data"]
+        assert out[n]["additional_info"]["x_BlendedCost"] == cell
+        assert out[n]["additional_info"]["ListCost"] == cell
+    for n, number in ((4, 2.5), (5, 1e308)):
+        assert out[n]["data"]["x_BlendedCost"] == out[n]["data"]["ListCost"] == number
+        assert not {"x_BlendedCost", "ListCost"} & out[n]["additional_info"].keys()
+    dest = tmp_path / "t.parquet"
+    typed_values = [math.nan, math.inf, -math.inf, None, 2.5]
+    columns = {
+        "ChargePeriodStart": ["2024-09-01 00:00:00"] * 5,
+        "BilledCost": [float(n) for n in range(5)],
+        "ProviderName": ["AWS"] * 5,
+        "x_BlendedCost": pa.array(typed_values, pa.float64()),
+        "ListCost": pa.array(typed_values, pa.float32()),
+    }
+    pq.write_table(pa.table(columns), dest)
+    typed = {int(r["cost"]): r for r in rows(dest)}
+    for n, text in ((0, "nan"), (1, "inf"), (2, "-inf")):
+        for column in ("x_BlendedCost", "ListCost"):
+            assert column not in typed[n]["data"]
+            assert typed[n]["additional_info"][column] == text
+    for column in ("x_BlendedCost", "ListCost"):
+        assert column not in typed[3]["data"] | typed[3]["additional_info"]  # NULL
+        assert typed[4]["data"][column] == 2.5
+        assert column not in typed[4]["additional_info"]
+
+
+def test_json_text_of_odd_names_and_values(tmp_path: Path) -> None:
+    """Quotes, backslashes, line breaks, control characters and non-ASCII text in column
+    names, values and tags that are not an object all come back exactly."""
+    odd = 'a "quoted" \\ back\\slash\nnew line\ttab \x01 \x7f é 日本 \u2028 end'
+    names = ['x_"Quoted"', "x_Back\\slash", "x_Ünïcode", "x_new\nline"]
+    columns = {
+        "ChargePeriodStart": ["2024-09-01 00:00:00"],
+        "BilledCost": [1.5],
+        "ProviderName": ["AWS"],
+        "Tags": ["{" + odd],
+        "x_Note": [odd],
+        **{name: [odd] for name in names},
+        'x_"Odd" Cost': [2.5],
+    }
+    dest = tmp_path / "t.parquet"
+    pq.write_table(pa.table(columns), dest)
+    (row,) = rows(dest)
+    assert row["tags"] == {}
+    assert row["additional_info"]["Tags"] == "{" + odd
+    for name in ("x_Note", *names):
+        assert row["additional_info"][name] == odd, name
+    assert row["data"] == {"BilledCost": 1.5, 'x_"Odd" Cost': 2.5}
+
+
+def test_additional_info_and_data_are_json_object_text() -> None:
+    got = table(SAMPLE)
+    for name in ("additional_info", "data"):
+        assert got.column(name).type == pa.string()
+        assert got.column(name).null_count == 0
+        for text in got.column(name).to_pylist():
+            assert isinstance(strict_json(text), dict)
 
 
 def test_a_cost_that_is_not_a_number_fails_the_sync(tmp_path: Path) -> None:

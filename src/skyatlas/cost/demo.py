@@ -100,8 +100,8 @@ SELECT
     map_from_entries(list_filter([
         struct_pack(k := 'team', v := r.team), struct_pack(k := 'env', v := r.env)
     ], lambda x: x.v IS NOT NULL)) AS tags,
-    map(['Currency'], ['USD']) AS additional_info,
-    map(['ListCost'], [r.price * 1.1]) AS data
+    '{"Currency":"USD"}' AS additional_info,
+    CAST(json_object('ListCost', r.price * 1.1) AS VARCHAR) AS data
 FROM resources r
 CROSS JOIN (SELECT unnest(generate_series(CAST(? AS DATE), CAST(? AS DATE), INTERVAL 1 DAY))
             AS day) d

@@ -1,9 +1,10 @@
 """The keys cost queries answer to, for the facts and for the monthly rollup.
 
-`tags.<key>`, `additional_info.<key>` and `data.<key>` are flat maps (a FOCUS tag key may
-contain dots, so the whole rest of the key is the map key). The map key is rendered into the
-SQL as a quoted literal — GROUP BY needs the same text in SELECT and GROUP BY, which bound
-parameters cannot give — after a check that it holds no control characters.
+`tags.<key>` (a map), `additional_info.<key>` and `data.<key>` (flat JSON objects; DuckDB
+keeps them as JSON text, PostgreSQL as jsonb) take the whole rest of the key as the map key (a
+FOCUS tag key may contain dots). The key is rendered into the SQL as a quoted literal —
+GROUP BY needs the same text in SELECT and GROUP BY, which bound parameters cannot give —
+after a check that it holds no control characters, quotes or backslashes.
 """
 
 from __future__ import annotations
@@ -47,12 +48,40 @@ def _map_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
     return f"{column}[{key}]"
 
 
+class json_key_text(FunctionElement[str]):
+    """`column ->> key` of a JSON object held as text (DuckDB) or jsonb (PostgreSQL)."""
+
+    type = String()
+    inherit_cache = True
+    name = "json_key_text"
+
+
+class json_key_number(FunctionElement[float]):
+    type = Float()
+    inherit_cache = True
+    name = "json_key_number"
+
+
+@compiles(json_key_text, "duckdb")
+def _json_text_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
+    column, key = list(element.clauses)
+    path = compiler.process(literal(f'$."{key.value}"'), literal_binds=True, **kw)
+    return f"json_extract_string({compiler.process(column, **kw)}, {path})"
+
+
+@compiles(json_key_number, "duckdb")
+def _json_number_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"TRY_CAST({_json_text_duckdb(element, compiler, **kw)} AS DOUBLE)"
+
+
+@compiles(json_key_text, "postgresql")
 @compiles(map_text, "postgresql")
 def _map_text_pg(element: Any, compiler: Any, **kw: Any) -> str:
     column, key = _parts(element, compiler, **kw)
     return f"({column} ->> {key})"
 
 
+@compiles(json_key_number, "postgresql")
 @compiles(map_number, "postgresql")
 def _map_number_pg(element: Any, compiler: Any, **kw: Any) -> str:
     column, key = _parts(element, compiler, **kw)
@@ -60,13 +89,18 @@ def _map_number_pg(element: Any, compiler: Any, **kw: Any) -> str:
 
 
 def _map_key(rest: str) -> str:
-    if not rest or any(ord(c) < 0x20 for c in rest) or len(rest) > 256:
-        raise InvalidParameter(f"'{rest}' is not a valid map key")
+    if not rest or any(ord(c) < 0x20 or c in '"\\' for c in rest) or len(rest) > 256:
+        raise InvalidParameter(
+            f"'{rest}' is not a valid key: no quotes, backslashes or control characters"
+        )
     return rest
 
 
-def _map_prefix(column: ColumnElement[Any], number: bool = False) -> Prefix:
-    element = map_number if number else map_text
+def _map_prefix(column: ColumnElement[Any], number: bool = False, json: bool = False) -> Prefix:
+    if json:
+        element: Any = json_key_number if number else json_key_text
+    else:
+        element = map_number if number else map_text
     return Prefix(
         resolve=lambda rest: Field(
             element(column, literal(_map_key(rest))), "number" if number else "string"
@@ -90,8 +124,8 @@ COST_FIELDS = FieldSet(
     ),
     prefixes={
         "tags": _map_prefix(costs.c.tags),
-        "additional_info": _map_prefix(costs.c.additional_info),
-        "data": _map_prefix(costs.c.data, number=True),
+        "additional_info": _map_prefix(costs.c.additional_info, json=True),
+        "data": _map_prefix(costs.c.data, number=True, json=True),
     },
     keyword=("product", "provider", "region_code", "resource", "usage_type", "account_id"),
 )

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, text
 from skyatlas.cost.schema import COST_SCHEMA
 from skyatlas.cost.store import (
     _DUCK_DDL,
+    KEY_SAMPLE,
     Assignment,
     ReplaceResult,
     SyncCancelled,
@@ -50,9 +51,7 @@ COLUMNS = (
     "sync_id",
 )
 _ROLLUP_KEYS = ", ".join([*DIMENSIONS, "tags", "billed_month", "billed_year"])
-_EXPORT = ", ".join(
-    f"to_json({c})" if c in ("tags", "additional_info", "data") else c for c in COLUMNS
-)
+_EXPORT = ", ".join("to_json(tags)" if c == "tags" else c for c in COLUMNS)
 
 
 def ensure_partitions(conn: Connection, months: Iterable[str]) -> None:
@@ -127,11 +126,18 @@ class PgCostStore:
                     r[0]
                     for r in scratch.execute("SELECT DISTINCT billed_month FROM costs").fetchall()
                 }
-                for column, found in keys.items():
-                    found.update(
+                keys["tags"].update(
+                    r[0]
+                    for r in scratch.execute(
+                        "SELECT DISTINCT unnest(map_keys(tags)) FROM costs"
+                    ).fetchall()
+                )
+                for column in ("additional_info", "data"):  # a sample: see DuckCostStore._keys
+                    keys[column].update(
                         r[0]
                         for r in scratch.execute(
-                            f"SELECT DISTINCT unnest(map_keys({column})) FROM costs"
+                            f"SELECT DISTINCT unnest(json_keys({column})) FROM (SELECT {column} "
+                            f"FROM costs WHERE {column} IS NOT NULL LIMIT {KEY_SAMPLE})"
                         ).fetchall()
                     )
                 ensure_partitions(conn, batch_months - months)

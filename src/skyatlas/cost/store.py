@@ -38,8 +38,8 @@ CREATE TABLE IF NOT EXISTS costs (
     {", ".join(f"{d} VARCHAR" for d in DIMENSIONS)},
     resource VARCHAR,
     tags MAP(VARCHAR, VARCHAR),
-    additional_info MAP(VARCHAR, VARCHAR),
-    data MAP(VARCHAR, DOUBLE),
+    additional_info VARCHAR,
+    data VARCHAR,
     billed_date VARCHAR NOT NULL,
     billed_month VARCHAR NOT NULL,
     billed_year VARCHAR NOT NULL,
@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS cost_monthly (
 );
 CREATE TABLE IF NOT EXISTS cost_store_info (name VARCHAR PRIMARY KEY, value VARCHAR);
 """
+
+#: Rows of a sync whose JSON keys are read to learn `cost_additional_info_keys` /
+#: `cost_data_keys` (all of them when the sync has fewer).
+KEY_SAMPLE = 20_000
 
 _ROLLUP_KEYS = ", ".join([*DIMENSIONS, "tags", "billed_month", "billed_year"])
 
@@ -313,11 +317,17 @@ class DuckCostStore:
         )
 
     def _keys(self, cur: duckdb.DuckDBPyConnection, sync_id: str, column: str) -> tuple[str, ...]:
-        rows = cur.execute(
-            f"SELECT DISTINCT unnest(map_keys({column})) AS k FROM costs WHERE sync_id = ? "
-            "ORDER BY k",
-            [sync_id],
-        ).fetchall()
+        if column == "tags":
+            sql = "SELECT DISTINCT unnest(map_keys(tags)) AS k FROM costs WHERE sync_id = ?"
+        else:
+            # JSON text: parsing every row would cost as much as the load, and a source's
+            # rows share their keys (a file's columns), so a sample finds them.
+            sql = (
+                f"SELECT DISTINCT unnest(json_keys({column})) AS k FROM (SELECT {column} "
+                f"FROM costs WHERE sync_id = ? AND {column} IS NOT NULL "
+                f"USING SAMPLE reservoir({KEY_SAMPLE} ROWS) REPEATABLE (7))"
+            )
+        rows = cur.execute(f"{sql} ORDER BY k", [sync_id]).fetchall()
         return tuple(r[0] for r in rows)
 
     def replace(

@@ -7,6 +7,7 @@ WORKSPACE_MEMBER app only its projects' (costs no project claims stay with works
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -151,7 +152,10 @@ def cost_record(row: Any) -> dict[str, Any]:
     mapping = row._mapping
     out = {name: mapping.get(name) for name in RECORD_COLUMNS}
     for name in ("tags", "additional_info", "data"):
-        out[name] = dict(out[name] or {})
+        value = out[name]
+        if isinstance(value, str):  # JSON text on the embedded store
+            value = json.loads(value)
+        out[name] = {k: v for k, v in (value or {}).items() if v is not None}
     return out
 
 
@@ -214,8 +218,8 @@ def register(registry: Registry) -> None:
             "account_id": req.account_id,
             "billed_date": req.billed_date,
             "tags": list(req.tags.items()),
-            "additional_info": list(req.additional_info.items()),
-            "data": list(req.data.items()),
+            "additional_info": json.dumps(req.additional_info),
+            "data": json.dumps(req.data),
         }
         if row["provider"] and row["region_code"]:
             row["region_key"] = f"{row['provider']}.{row['region_code']}"

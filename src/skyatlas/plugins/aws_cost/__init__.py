@@ -15,8 +15,9 @@ the first day of the month `months_back - 1` months ago through today, UTC), DAI
 SERVICE and LINKED_ACCOUNT, and follows `NextPageToken` to the last page. Each (day, service,
 account) becomes one row: cost = the metric's amount, usage = `UsageQuantity`, product = the
 service, account_id = the linked account, billed_date = the day, `additional_info` = Metric,
-Currency and Estimated, `data` = both amounts; no region, usage type or resource (Cost
-Explorer's grouping has none). Rows come in record batches of up to 50,000 in `COST_SCHEMA`.
+Currency and Estimated, `data` = both amounts (each the text of one JSON object, without the
+keys Cost Explorer left out); no region, usage type or resource (Cost Explorer's grouping has
+none). Rows come in record batches of up to 50,000 in `COST_SCHEMA`.
 The feed's `months` are every month the range touches: Cost Explorer answered all of them.
 
 Invalid options, secret or dates, rejected credentials, an unreachable endpoint, a denied call

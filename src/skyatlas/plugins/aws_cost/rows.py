@@ -2,12 +2,16 @@
 → cost rows, and rows → Arrow record batches in `COST_SCHEMA`.
 
 Cost Explorer sends amounts as decimal strings; they become floats here so the store can sum
-them. Nothing else is derived: the row says what Cost Explorer said (its unit included, even
+them. `additional_info` and `data` are the text of one compact JSON object per row (as
+`COST_SCHEMA` wants them), with the keys whose value Cost Explorer left out omitted. Nothing
+else is derived: the row says what Cost Explorer said (its unit included, even
 the `N/A` it reports for usage summed over different units).
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -65,9 +69,14 @@ def _row(group: Mapping[str, Any], day: str, estimated: str, metric: str) -> Row
         "account_id": keys[1] if len(keys) > 1 else None,
         "billed_date": day,
         "tags": {},
-        "additional_info": info,
-        "data": data,
+        "additional_info": _json(info),
+        "data": _json(data),
     }
+
+
+def _json(fields: Mapping[str, Any]) -> str:
+    """The compact JSON text of one object (`{"Metric":"UnblendedCost",...}`)."""
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _amount(value: Any, metric: str, day: str) -> tuple[float | None, str | None]:
@@ -78,6 +87,8 @@ def _amount(value: Any, metric: str, day: str) -> tuple[float | None, str | None
     raw, unit = value.get("Amount"), value.get("Unit")
     try:
         amount = None if raw is None else float(raw)
+        if amount is not None and not math.isfinite(amount):
+            raise ValueError(raw)  # NaN and infinities are no amount (nor a JSON number)
     except (TypeError, ValueError):
         raise PluginError(
             f"AWS Cost Explorer answered a non-numeric {metric} amount {str(raw)[:40]!r} for {day}"

@@ -3,9 +3,9 @@ Specification 1.0 to 1.2, CSV or Parquet) on local disk or in S3.
 
 FOCUS is what every large cloud now exports, so one plugin reads AWS, Azure, Google Cloud and
 Oracle costs alike. The rows go through DuckDB (one in-memory connection per sync: casts, time
-stamps, fallbacks and checks in SQL) and come out as Arrow batches in `COST_SCHEMA`, the maps
-laid out with vectorised Arrow kernels; no Python code runs per row, so a ten-million-row
-Parquet export streams in seconds (`mapping`, `batches`).
+stamps, fallbacks, checks and the `additional_info` / `data` JSON text in SQL) and come out as
+Arrow batches in `COST_SCHEMA`, the tags parsed once per distinct text; no Python code runs per
+row, so a ten-million-row Parquet export streams in seconds (`mapping`, `batches`, `tags`).
 
 Options (`options`, see `FocusOptions`):
 
@@ -49,28 +49,40 @@ Mapping (FOCUS column → `COST_SCHEMA` field; "a, else b" = the first that is n
 |                   | Parquet MAP or STRUCT is read as its JSON object); NULL or empty      |
 |                   | → `{}`; not a JSON object (invalid JSON, an array, a key twice) →     |
 |                   | `{}`, and the text is kept in `additional_info` as `Tags`             |
-| `data`            | every numeric column, by name, NULLs left out: the FOCUS Decimal      |
-|                   | columns (`BilledCost`, `EffectiveCost`, `ListCost`, `ContractedCost`, |
-|                   | `ListUnitPrice`, `ContractedUnitPrice`, `PricingQuantity`,            |
-|                   | `ConsumedQuantity`, `CommitmentDiscountQuantity`,                     |
+| `data`            | the text of a JSON object: every numeric column, by name, its value   |
+|                   | a JSON number (`{"BilledCost":0.0008,"ListCost":null}`): the FOCUS    |
+|                   | Decimal columns (`BilledCost`, `EffectiveCost`, `ListCost`,           |
+|                   | `ContractedCost`, `ListUnitPrice`, `ContractedUnitPrice`,             |
+|                   | `PricingQuantity`, `ConsumedQuantity`, `CommitmentDiscountQuantity`,  |
 |                   | `PricingCurrencyContractedUnitPrice`, `PricingCurrencyEffectiveCost`, |
 |                   | `PricingCurrencyListUnitPrice`) and any other column whose name ends  |
 |                   | in `Cost`, `Price` or `Quantity` (`x_BlendedCost`)                    |
-| `additional_info` | every other column, as text, NULLs left out: date-times               |
-|                   | (`BillingPeriodStart`, `BillingPeriodEnd`, `ChargePeriodStart`,       |
-|                   | `ChargePeriodEnd`, any Parquet timestamp) as ISO 8601 UTC             |
-|                   | (`2024-09-18T22:00:00Z`), nested Parquet values as JSON, the rest as  |
-|                   | is (`BillingCurrency`, `ChargeDescription`, `RegionName`, `Id`,       |
-|                   | `x_*`, ...). Columns a field above reproduces exactly are left out:   |
-|                   | `ConsumedUnit`, `RegionId`, `ServiceName`, `ResourceType`,            |
-|                   | `ResourceId`, `SubAccountId`, and `Tags` when it is a JSON object;    |
-|                   | fallbacks and normalised sources stay (`PricingUnit`,                 |
-|                   | `PublisherName`, `BillingAccountId`, `ChargeCategory`,                |
-|                   | `ProviderName`, `ChargePeriodStart`). A value of a numeric column     |
-|                   | that is not a number is kept here as text                             |
+| `additional_info` | the text of a JSON object: every other column, by name, its value a   |
+|                   | JSON string: date-times (`BillingPeriodStart`, `BillingPeriodEnd`,    |
+|                   | `ChargePeriodStart`, `ChargePeriodEnd`, any Parquet timestamp) as     |
+|                   | ISO 8601 UTC (`"2024-09-18T22:00:00Z"`), nested Parquet values as     |
+|                   | their JSON text, the rest as is (`BillingCurrency`,                   |
+|                   | `ChargeDescription`, `RegionName`, `Id`, `x_*`, ...). Columns a field |
+|                   | above reproduces exactly are left out: `ConsumedUnit`, `RegionId`,    |
+|                   | `ServiceName`, `ResourceType`, `ResourceId`, `SubAccountId`, and      |
+|                   | `Tags` when it is a JSON object; fallbacks and normalised sources     |
+|                   | stay (`PricingUnit`, `PublisherName`, `BillingAccountId`,             |
+|                   | `ChargeCategory`, `ProviderName`, `ChargePeriodStart`). A value of a  |
+|                   | numeric column that is not a finite number (`n/a`, `NaN`, `inf`) is   |
+|                   | kept here as its text (and is `null` in `data`)                       |
 
-So nothing in a file is lost: every value that is not NULL is in a mapped field, in `tags`, in
-`data` or in `additional_info`.
+`data` and `additional_info` are JSON text rather than maps because the cost store loads text
+many times faster (see `skyatlas.cost.schema`). A `null` value means the row has no value for
+the key (NULL or empty in the file): every row carries every key of its file, `null` where it
+has no value (writing them is cheaper than leaving them out), except the numeric columns' keys
+in `additional_info`, only written in the rows where one of them is not a number. Readers
+drop the `null` entries. Numbers keep every digit: a DOUBLE is written as the shortest text
+that reads back as the same double (`8e-7`, `1234.56789012345`, `100.0`); a DECIMAL or an
+integer is read as a DOUBLE first, like every number of the mapping. JSON has no NaN or
+infinity, hence their place in `additional_info`.
+
+So nothing in a file is lost: every value that is not NULL is in a mapped field, in `tags`, or
+in `data` or `additional_info` with a value that is not `null`.
 
 Errors (`PluginError`, the sync fails and the previous data stays): invalid options; a path
 outside the import roots, or naming no data file ("no FOCUS files found at ..."); a file

@@ -2,8 +2,10 @@
 
 What is left to do per batch is done with vectorised Arrow kernels, or once per distinct
 value: the provider's name is normalised with `normalise_provider` itself (a batch holds a
-handful of distinct names), the tags are parsed once per distinct text (`tags`), and the
-`additional_info` and `data` maps are laid out from one column per key (`assemble`).
+handful of distinct names), and the tags are parsed once per distinct text (`tags`). DuckDB
+has already written `additional_info` and `data` as JSON text; the text of a `Tags` value
+that is not a JSON object is added to `additional_info` here (rare, and only known once the
+tags are parsed).
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from skyatlas.cost.schema import COST_SCHEMA, NUMBER_MAP, STRING_MAP, normalise_provider
-from skyatlas.plugins.focus.assemble import MapAssembler, empty_maps
-from skyatlas.plugins.focus.mapping import SCALAR_OUTPUTS, Plan
-from skyatlas.plugins.focus.tags import TagParser
+from skyatlas.cost.schema import COST_SCHEMA, normalise_provider
+from skyatlas.plugins.focus.mapping import OUTPUTS, Plan, json_key
+from skyatlas.plugins.focus.tags import TagParser, empty_maps
 
 #: COST_SCHEMA fields DuckDB outputs as they are (under the same name).
 _AS_IS = (
@@ -28,6 +29,8 @@ _AS_IS = (
     "resource",
     "account_id",
     "billed_date",
+    "additional_info",
+    "data",
 )
 
 
@@ -35,47 +38,48 @@ class BatchBuilder:
     """Builds the batches of one file; `build` may run in several threads at once."""
 
     def __init__(self, mapping: Plan, con: duckdb.DuckDBPyConnection) -> None:
-        info_keys = mapping.info_keys
-        if mapping.tags_column is not None:
-            info_keys = (*info_keys, mapping.tags_column)
-        self._info = MapAssembler(info_keys, STRING_MAP)
-        self._data = MapAssembler(mapping.data_keys, NUMBER_MAP)
         self._tags = TagParser(con) if mapping.tags_column is not None else None
-        first_info = len(SCALAR_OUTPUTS)
-        first_data = first_info + len(mapping.info_keys)
-        self._info_at = range(first_info, first_data)
-        self._data_at = range(first_data, first_data + len(mapping.data_keys))
-        self._index = {name: i for i, name in enumerate(SCALAR_OUTPUTS)}
+        #: What goes before the tags text in `additional_info` (its key; the object is never
+        #: empty, so after a comma).
+        self._tags_key = "," + json_key(mapping.tags_column or "") + ":"
+        self._index = {name: i for i, name in enumerate(OUTPUTS)}
 
     def close(self) -> None:
         if self._tags is not None:
             self._tags.close()
 
     def build(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        rows = batch.num_rows
-
         def column(name: str) -> pa.Array:
             return batch.column(self._index[name])
 
         provider = _normalise(column("provider_name"))
         region = _typed(column("region_code"), pa.string())
-        info = [batch.column(i) for i in self._info_at]
+        fields = {name: column(name) for name in _AS_IS}
         if self._tags is not None:
             tags, unparsed = self._tags.parse(_typed(column("tags_text"), pa.string()))
-            info.append(unparsed)
+            fields["additional_info"] = _with_unparsed_tags(
+                _typed(column("additional_info"), pa.string()), self._tags_key, unparsed
+            )
         else:
-            tags = empty_maps(rows, STRING_MAP)
-        fields = {
-            **{name: column(name) for name in _AS_IS},
-            "provider": provider,
+            tags = empty_maps(batch.num_rows)
+        fields.update(
+            provider=provider,
             # NULL when either is (binary_join's default null handling).
-            "region_key": pc.binary_join_element_wise(provider, region, "."),
-            "tags": tags,
-            "additional_info": self._info.build(info, rows),
-            "data": self._data.build([batch.column(i) for i in self._data_at], rows),
-        }
+            region_key=pc.binary_join_element_wise(provider, region, "."),
+            tags=tags,
+        )
         arrays = [_typed(fields[f.name], f.type) for f in COST_SCHEMA]
         return pa.RecordBatch.from_arrays(arrays, schema=COST_SCHEMA)
+
+
+def _with_unparsed_tags(info: pa.Array, key: str, unparsed: pa.Array) -> pa.Array:
+    """`info` (JSON objects, none empty) with `key` (`,"Tags":`) and `unparsed` (a JSON
+    string) added at the end in the rows where `unparsed` is not NULL."""
+    if unparsed.null_count == len(unparsed):
+        return info
+    head = pc.utf8_slice_codeunits(info, 0, -1)  # without the closing brace
+    patched = pc.binary_join_element_wise(head, key, unparsed, "}", "")  # NULL where unparsed is
+    return pc.coalesce(patched, info)
 
 
 def _normalise(names: pa.Array) -> pa.Array:

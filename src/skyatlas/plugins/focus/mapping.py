@@ -1,20 +1,31 @@
 """The FOCUS → `COST_SCHEMA` mapping: one DuckDB `SELECT` per file, from the file's columns.
 
-DuckDB does the per-row work (casts, time stamps, fallbacks, the checks that fail a sync); its
-output is flat and `skyatlas.plugins.focus.batches` turns it into COST_SCHEMA batches with a
-few vectorised Arrow steps (the three maps, and the few values computed once per distinct
-value: the provider's normalised name, the parsed tags). The mapping itself is documented in
-the package docstring (`skyatlas.plugins.focus`).
+DuckDB does the per-row work (casts, time stamps, fallbacks, the checks that fail a sync, and
+the text of the `additional_info` and `data` JSON objects); its output is flat and
+`skyatlas.plugins.focus.batches` turns it into COST_SCHEMA batches with a few vectorised Arrow
+steps (the few values computed once per distinct value: the provider's normalised name, the
+parsed tags). The mapping itself is documented in the package docstring
+(`skyatlas.plugins.focus`).
 
 Each source column is first turned into at most three normalised values: its *text* (empty
 strings are NULL, time stamps ISO 8601 in UTC, nested Parquet values JSON), its *number*
 (`TRY_CAST` to DOUBLE, so a quoted decimal in a CSV and a DECIMAL in a Parquet file give the
 same number) and, for date-time columns, its *instant* (zone-less means UTC). The same column
 therefore maps the same way whatever the file format and whatever DuckDB guessed about it.
+
+The JSON objects are written with `concat` of constant `"key":` parts and `to_json` of each
+value (`json_object` gives the same text and is up to twice as slow on text values). `to_json`
+escapes text as JSON requires and writes a DOUBLE as the shortest text that reads back as the
+same double (`8e-7`, `1234.56789012345`, `100.0`), so `data` loses no digit; NaN and
+infinities, which JSON cannot hold, are not numbers there (their text goes to
+`additional_info`). Every key is written, NULL values as `null` ("absent"): cheaper than
+leaving them out row by row. The one exception is the text of the values of numeric columns
+that are not numbers: rows without any (nearly all) leave those keys out.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 #: Columns FOCUS (1.0 to 1.3) defines as Decimal. They, and any other column whose name ends in
@@ -58,6 +69,8 @@ TAGS_COLUMN = "Tags"
 DATE_COLUMN = "ChargePeriodStart"
 
 _TEXT_TYPES = ("VARCHAR", "CHAR", "BPCHAR", "TEXT", "STRING")
+#: Number types that can hold NaN and infinities (which JSON cannot).
+_FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8")
 _NUMBER_TYPES = (
     "TINYINT",
     "SMALLINT",
@@ -142,6 +155,28 @@ class Column:
             return f"TRY_CAST({col} AS DOUBLE)"
         return f"TRY_CAST({self.text()} AS DOUBLE)"
 
+    def json_number(self) -> str:
+        """The number for `data`: NULL where it is not a finite number."""
+        if self.kind == "number" and self.type_name.upper() not in _FLOAT_TYPES:
+            return self.number()  # integers and decimals are always finite
+        return f"CASE WHEN isfinite({self.number()}) THEN {self.number()} END"
+
+    def can_hold_other_values(self) -> bool:
+        """Whether a value may be something other than a finite number or NULL (text,
+        NaN, infinities); not for integer and decimal columns."""
+        return not (self.kind == "number" and self.type_name.upper() not in _FLOAT_TYPES)
+
+    def number_or_zero(self) -> str:
+        """The number; 0 where the value is NULL, NULL where it is text that is not one."""
+        if self.kind == "number":
+            return f"COALESCE({self.number()}, 0)"
+        return f"COALESCE({self.number()}, CASE WHEN {self.text()} IS NULL THEN 0 END)"
+
+    def not_a_number_text(self) -> str:
+        """The text of a value that is not a finite number (`n/a`, `nan`, `inf`), NULL
+        otherwise."""
+        return f"CASE WHEN isfinite({self.number()}) THEN NULL ELSE {self.text()} END"
+
     def instant(self) -> str:
         """The value as a TIMESTAMP in UTC. Text without a zone is UTC; text with a `Z` or an
         offset, and a zoned Parquet timestamp, are converted through their epoch (which needs
@@ -178,21 +213,19 @@ def missing_columns(names: list[str], cost_column: str) -> list[str]:
 class Plan:
     """The statement for one file and the shape of its output.
 
-    Output columns, in order: `cost`, `usage_quantity`, `usage_unit`, `provider_name` (as the
-    file spells it), `region_code`, `product`, `usage_type`, `resource`, `account_id`,
-    `billed_date`, `tags_text` (the tags as JSON text, NULL when none), then one column
-    `__info_<i>` per `info_keys[i]` and one `__data_<i>` per `data_keys[i]` (NULL where the
-    row has no value)."""
+    Output columns, in order (`OUTPUTS`): `cost`, `usage_quantity`, `usage_unit`,
+    `provider_name` (as the file spells it), `region_code`, `product`, `usage_type`,
+    `resource`, `account_id`, `billed_date`, `tags_text` (the tags as JSON text, NULL when
+    none), `additional_info` and `data` (the text of a JSON object, `null` where the row has
+    no value; `additional_info` always has at least the `ChargePeriodStart` key)."""
 
     sql: str
-    info_keys: tuple[str, ...]
-    data_keys: tuple[str, ...]
-    #: The tags column as the file names it (None: the file has none). Its text goes to
-    #: `additional_info` under this name in the rows where it is not a JSON object.
+    #: The tags column as the file names it (None: the file has none). Its text is added to
+    #: `additional_info` under this name in the rows where it is not a JSON object (`batches`).
     tags_column: str | None
 
 
-SCALAR_OUTPUTS = (
+OUTPUTS = (
     "cost",
     "usage_quantity",
     "usage_unit",
@@ -204,6 +237,8 @@ SCALAR_OUTPUTS = (
     "account_id",
     "billed_date",
     "tags_text",
+    "additional_info",
+    "data",
 )
 
 
@@ -228,18 +263,34 @@ def plan(source: str, columns: list[Column], cost_column: str, display: str) -> 
 
     info: list[tuple[str, str]] = []
     data: list[tuple[str, str]] = []
+    #: Numeric columns that may hold something else than a finite number (text, NaN).
+    mixed: list[Column] = []
     for col in columns:
         lower = col.name.lower()
         if is_numeric(col.name):
-            data.append((col.name, col.number()))
-            if col.kind != "number":  # a value that is not a number stays, as text
-                info.append((col.name, f"CASE WHEN {col.number()} IS NULL THEN {col.text()} END"))
+            data.append((col.name, col.json_number()))
+            if col.can_hold_other_values():  # a value that is not a number stays, as text
+                mixed.append(col)
+                info.append((col.name, col.not_a_number_text()))
         elif col is tags or lower in _CONSUMED_LOWER:
             continue
         elif lower in _DATETIME_LOWER and col.kind not in ("instant", "date"):
             info.append((col.name, f"COALESCE({iso(col.instant())}, {col.text()})"))
         else:
             info.append((col.name, col.text()))
+    # Values of numeric columns that are not numbers are rare: the rows whose numbers (0 for
+    # NULL) have a finite sum get an object without those keys, which is much cheaper than
+    # writing a `null` for each. (A sum that overflows only takes the slower way.)
+    mixed_names = {c.name for c in mixed}
+    numbers_only = [(key, expr) for key, expr in info if key not in mixed_names]
+    if mixed:
+        total = " + ".join(c.number_or_zero() for c in mixed)
+        info_sql = (
+            f"CASE WHEN isfinite({total}) THEN {json_object(numbers_only)} "
+            f"ELSE {json_object(info)} END"
+        )
+    else:
+        info_sql = json_object(info)
 
     outputs = [
         f"{_cost_sql(cost, display)} AS cost",
@@ -253,16 +304,32 @@ def plan(source: str, columns: list[Column], cost_column: str, display: str) -> 
         f"{first('SubAccountId', 'BillingAccountId')} AS account_id",
         f"{_date_sql(date, display)} AS billed_date",
         f"{tags.text() if tags else 'CAST(NULL AS VARCHAR)'} AS tags_text",
-        *(f"{expr} AS __info_{i}" for i, (_, expr) in enumerate(info)),
-        *(f"{expr} AS __data_{i}" for i, (_, expr) in enumerate(data)),
+        f"{info_sql} AS additional_info",
+        f"{json_object(data)} AS data",
     ]
     select_list = ",\n    ".join(outputs)
     return Plan(
         sql=f"SELECT\n    {select_list}\nFROM {source}",
-        info_keys=tuple(name for name, _ in info),
-        data_keys=tuple(name for name, _ in data),
         tags_column=tags.name if tags else None,
     )
+
+
+def json_object(entries: list[tuple[str, str]]) -> str:
+    """The text of a JSON object with a key per entry (`null` where the value is NULL): the
+    text `json_object` writes, with `concat` and `to_json` of each value (up to twice as fast
+    as `json_object` for text values, as fast for numbers)."""
+    if not entries:
+        return "CAST('{}' AS VARCHAR)"
+    parts = []
+    for n, (key, value) in enumerate(entries):
+        parts.append(literal(("{" if n == 0 else ",") + json_key(key) + ":"))
+        parts.append(f"COALESCE(CAST(to_json({value}) AS VARCHAR), 'null')")
+    return f"concat({', '.join(parts)}, '}}')"
+
+
+def json_key(key: str) -> str:
+    """`key` as a JSON string (`"x_Note"`)."""
+    return json.dumps(key, ensure_ascii=False)
 
 
 def _cost_sql(cost: Column, display: str) -> str:

@@ -24,7 +24,8 @@ from skyatlas.plugins.focus.mapping import Column, literal, missing_columns, pla
 from skyatlas.plugins.focus.pipeline import ordered_map, prefetch
 
 #: Rows per Arrow batch: large enough that per-batch overhead vanishes, small enough that a
-#: batch (with its `additional_info` maps, ~1 KiB a row) stays in the tens of megabytes.
+#: batch (with its `additional_info` JSON text, up to ~1 KiB a row) stays in the tens of
+#: megabytes.
 ROWS_PER_BATCH = 32_768
 #: Threads assembling batches at once (DuckDB has its own): two keep two cores busy.
 BUILD_THREADS = 2

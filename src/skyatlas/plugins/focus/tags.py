@@ -9,8 +9,8 @@ different costs what parsing every row would have.
 
 A text that is a JSON object with distinct keys becomes a map (string values as they are,
 other values as their JSON text: `1`, `true`, `null`, `{"a":1}`); anything else (invalid
-JSON, an array, an object with a key twice) an empty map, and the text is kept for
-`additional_info`.
+JSON, an array, an object with a key twice) an empty map, and the text is handed back as a
+JSON string (`"{not json"`, escaped by DuckDB) for `additional_info`.
 """
 
 from __future__ import annotations
@@ -22,21 +22,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from skyatlas.cost.schema import STRING_MAP
-from skyatlas.plugins.focus.assemble import map_from_lists
 
 _TABLE = "skyatlas_focus_tag_texts"
 _PARSE = f"""
 WITH parsed AS (
-    SELECT i, TRY_CAST(t AS JSON) AS j FROM {_TABLE}
+    SELECT i, t, TRY_CAST(t AS JSON) AS j FROM {_TABLE}
 ),
 keyed AS (
-    SELECT i, j, CASE WHEN json_type(j) = 'OBJECT' THEN json_keys(j) END AS k FROM parsed
+    SELECT i, t, j, CASE WHEN json_type(j) = 'OBJECT' THEN json_keys(j) END AS k FROM parsed
+),
+checked AS (
+    SELECT i, t, j, k, list_unique(k) = len(k) AS ok FROM keyed
 )
 SELECT
     i,
-    CASE WHEN list_unique(k) = len(k) THEN k END AS keys,
-    CASE WHEN list_unique(k) = len(k) THEN json_extract_string(j, '$.*') END AS "values"
-FROM keyed
+    CASE WHEN ok THEN k END AS keys,
+    CASE WHEN ok THEN json_extract_string(j, '$.*') END AS "values",
+    CASE WHEN ok THEN NULL ELSE CAST(to_json(t) AS VARCHAR) END AS unparsed
+FROM checked
 ORDER BY i
 """
 
@@ -58,14 +61,15 @@ class TagParser:
         self._cursor.close()
 
     def _forget(self) -> None:
-        #: Text → its entry in `_maps` / `_is_map`; entry 0 is the empty map (no tags).
+        #: Text → its entry in `_maps` / `_unparsed`; entry 0 is the empty map (no tags).
         self._known: dict[str, int] = {}
         no_tags = pa.array([[]], pa.list_(pa.string()))
-        self._maps = map_from_lists(no_tags, no_tags, STRING_MAP)
-        self._is_map = pa.array([True])
+        self._maps = map_from_lists(no_tags, no_tags)
+        self._unparsed = pa.array([None], pa.string())
 
     def parse(self, texts: pa.Array) -> tuple[pa.MapArray, pa.Array]:
-        """(the tags map of each row, the text of the rows whose text is not a tags object)."""
+        """(the tags map of each row, the text as a JSON string of the rows whose text is not a
+        tags object, NULL in the others)."""
         encoded = pc.dictionary_encode(texts)
         distinct = encoded.dictionary.to_pylist()
         with self._lock:  # the memory is shared by the threads building batches
@@ -73,21 +77,19 @@ class TagParser:
                 self._forget()
             new = [text for text in distinct if text not in self._known]
             if new:
-                keys, values = self._parse_distinct(pa.array(new, pa.string()))
+                keys, values, unparsed = self._parse_distinct(pa.array(new, pa.string()))
                 first = len(self._maps)
-                parsed = map_from_lists(keys, values, STRING_MAP)
-                self._maps = pa.concat_arrays([self._maps, parsed])
-                self._is_map = pa.concat_arrays([self._is_map, keys.is_valid()])
+                self._maps = pa.concat_arrays([self._maps, map_from_lists(keys, values)])
+                self._unparsed = pa.concat_arrays([self._unparsed, unparsed])
                 self._known.update((text, first + n) for n, text in enumerate(new))
             entries = pa.array([self._known[text] for text in distinct], pa.int32())
-            maps, is_map = self._maps, self._is_map
+            maps, unparsed = self._maps, self._unparsed
         index = pc.fill_null(pc.array_take(entries, encoded.indices), 0)
-        rows = pc.array_take(maps, index)
-        unparsed = pc.if_else(pc.array_take(is_map, index), pa.scalar(None, pa.string()), texts)
-        return rows, unparsed
+        return pc.array_take(maps, index), pc.array_take(unparsed, index)
 
-    def _parse_distinct(self, texts: pa.Array) -> tuple[pa.ListArray, pa.ListArray]:
-        """(keys, values) of each text (NULL lists where it is not a tags object), in order."""
+    def _parse_distinct(self, texts: pa.Array) -> tuple[pa.ListArray, pa.ListArray, pa.Array]:
+        """(keys, values, unparsed) of each text, in order: NULL lists and the text as a JSON
+        string where it is not a tags object, a NULL text where it is."""
         table = pa.table({"i": pa.array(range(len(texts)), pa.int32()), "t": texts})
         self._cursor.register(_TABLE, table)
         try:
@@ -96,8 +98,32 @@ class TagParser:
             self._cursor.unregister(_TABLE)
         keys = result.column("keys").combine_chunks()
         values = result.column("values").combine_chunks()
-        return _as_lists(keys), _as_lists(values)
+        unparsed = result.column("unparsed").combine_chunks()
+        return _as_lists(keys), _as_lists(values), _as_strings(unparsed)
+
+
+def empty_maps(rows: int) -> pa.MapArray:
+    """`rows` empty tag maps."""
+    offsets = pa.repeat(pa.scalar(0, pa.int32()), rows + 1)
+    empty = pa.array([], pa.string())
+    return pa.MapArray.from_arrays(offsets, empty, empty, STRING_MAP)
+
+
+def map_from_lists(keys: pa.ListArray, values: pa.ListArray) -> pa.MapArray:
+    """A tag map per row from a list of keys and a list of values of the same lengths; a NULL
+    value becomes the text `null` (as JSON writes it)."""
+    lengths = pc.fill_null(pc.list_value_length(keys), 0)
+    offsets = pa.concat_arrays(
+        [pa.array([0], pa.int32()), pc.cast(pc.cumulative_sum(lengths), pa.int32())]
+    )
+    names = keys.flatten().cast(pa.string())
+    items = pc.fill_null(values.flatten().cast(pa.string()), "null")
+    return pa.MapArray.from_arrays(offsets, names, items, STRING_MAP)
 
 
 def _as_lists(column: pa.Array) -> pa.ListArray:
     return column if column.type == pa.list_(pa.string()) else column.cast(pa.list_(pa.string()))
+
+
+def _as_strings(column: pa.Array) -> pa.Array:
+    return column if column.type == pa.string() else column.cast(pa.string())
