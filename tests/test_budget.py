@@ -582,12 +582,12 @@ def job_of(env: Env, job_id: str) -> Any:
     return found
 
 
-def test_5xx_and_unreachable_webhooks_are_retried_with_backoff(benv, hook):
+def test_5xx_429_and_unreachable_webhooks_are_retried_with_backoff(benv, hook):
     env = benv
     ds = local_source(env)
     add_cost(env, ds, "2024-01-02", 100.0)
     flaky = create_budget(env, notification=notifying(hook.url, (90, "PERCENT")))
-    hook.script = [500, 503]
+    hook.script = [500, 429]  # a 429 asks to come back later: retried like a 5xx
     (job_id,) = check(env, ds, ["2024-01"])
     assert run_next(env.runtime.store, {}, {NOTIFY_KIND: FAST})
     assert len(hook.requests) == 3

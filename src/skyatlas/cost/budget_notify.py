@@ -4,9 +4,9 @@ A webhook is slow network I/O that may need retries, so it never runs inside a d
 transaction: the job is claimed (RUNNING, with a lease the worker renews), the POST is made
 with retries, and the outcome is recorded on the notice row afterwards.
 
-Retries: a connection error or timeout, or a 5xx answer, is tried again after a growing pause
-(base, 2 * base, 4 * base, ...), up to `attempts` tries in one run; any other answer that is not
-2xx (4xx, 3xx) is final at once. When the last try fails, the job ends FAILED with the reason.
+Retries: a connection error or timeout, a 5xx or a 429 answer, is tried again after a growing
+pause (base, 2 * base, 4 * base, ...), up to `attempts` tries in one run; any other answer that
+is not 2xx (4xx, 3xx) is final at once. When the last try fails, the job ends FAILED with the reason.
 
 Idempotency: every try of one notice — including a re-run of the job after its worker died
 mid-send — carries the same `notice_id` in the body and as the `Idempotency-Key` header, so a
@@ -104,7 +104,8 @@ class BudgetNotifyTask:
                     problem = (
                         f"the webhook answered {response.status_code} {response.reason_phrase}"
                     )
-                    retry = response.status_code >= 500
+                    # 429 Too Many Requests asks to come back later, like a 5xx
+                    retry = response.status_code >= 500 or response.status_code == 429
                 if not retry:
                     return f"{problem}; not retried"
                 log.info("budget notice %s: try %d failed: %s", notice_id, attempt, problem)

@@ -43,8 +43,14 @@ class ImportResult:
 
 
 def _find_or_create(
-    runtime: Runtime, data_source_id: str | None, name: str | None, paths: Sequence[Path]
+    runtime: Runtime,
+    data_source_id: str | None,
+    name: str | None,
+    paths: Sequence[Path],
+    source: Path,
 ) -> Any:
+    """The data source (created for `--name` if missing, its `path` the user's first file) and
+    the accepted sync job reading `paths`."""
     with runtime.store.begin(write=True) as conn:
         if data_source_id is not None:
             row = conn.execute(
@@ -79,7 +85,7 @@ def _find_or_create(
                             "service_accounts": [],
                             "schemas": [],
                         },
-                        plugin_info={"plugin_id": "focus", "options": {"path": str(paths[0])}},
+                        plugin_info={"plugin_id": "focus", "options": {"path": str(source)}},
                         schedule={"state": "DISABLED", "hour": None},
                         tags={},
                         cost_tag_keys=[],
@@ -116,6 +122,7 @@ def import_costs(
     if not paths:
         raise InvalidParameter("name at least one file")
     resolved = [p.resolve() for p in paths]
+    source = resolved[0]
     ran_here = True
     try:
         runtime.costs  # noqa: B018 - owning the cost store decides who runs the job
@@ -133,7 +140,7 @@ def import_costs(
             copies.append(target)
         resolved = copies
     try:
-        ds, job_id = _find_or_create(runtime, data_source_id, name, resolved)
+        ds, job_id = _find_or_create(runtime, data_source_id, name, resolved, source)
         return _run(runtime, ds, job_id, ran_here, progress, poll_seconds)
     finally:
         if staged is not None:
