@@ -31,7 +31,8 @@ from skyatlas.plugins.base import CostFeed, CostPlugin, CostSyncContext
 from skyatlas.plugins.focus import FocusOptions, plugin
 from skyatlas.plugins.focus import s3 as focus_s3
 
-SAMPLE = Path("/work/shared/data/focus/focus-1.0-sample.csv")
+# shared/ sits beside the repository (in development and in CI alike).
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "focus" / "focus-1.0-sample.csv"
 if not SAMPLE.exists():  # pragma: no cover - the sample is part of the test environment
     if os.environ.get("CI", "").lower() == "true":
         raise RuntimeError(f"CI=true and the FOCUS sample is missing: {SAMPLE}")

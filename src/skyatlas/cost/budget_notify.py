@@ -6,7 +6,8 @@ with retries, and the outcome is recorded on the notice row afterwards.
 
 Retries: a connection error or timeout, a 5xx or a 429 answer, is tried again after a growing
 pause (base, 2 * base, 4 * base, ...), up to `attempts` tries in one run; any other answer that
-is not 2xx (4xx, 3xx) is final at once. When the last try fails, the job ends FAILED with the reason.
+is not 2xx (4xx, 3xx) is final at once. When the last try fails, the job ends FAILED with the
+reason.
 
 Idempotency: every try of one notice — including a re-run of the job after its worker died
 mid-send — carries the same `notice_id` in the body and as the `Idempotency-Key` header, so a

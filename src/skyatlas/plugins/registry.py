@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
+
+from pydantic import ValidationError
 
 from skyatlas.errors import InvalidParameter
 from skyatlas.plugins.base import PluginKind
@@ -66,3 +69,20 @@ class PluginRegistry:
                 f"(installed: {known})"
             )
         return plugin
+
+
+def validated_options(metadata: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """A plugin's `plugin_info.options` checked against its options model (as stored: defaults
+    filled in, unset values left out), or a 400 naming the first problem."""
+    if metadata.options_model is None:
+        return dict(options)
+    try:
+        model = metadata.options_model.model_validate(dict(options))
+    except ValidationError as exc:
+        from skyatlas.schemas import first_error
+
+        where, what = first_error(exc)
+        raise InvalidParameter(
+            f"plugin_info.options{'.' + where if where else ''}: {what}"
+        ) from None
+    return model.model_dump(exclude_none=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, insert, select, update
 
 from skyatlas.api.registry import Registry
@@ -20,6 +20,7 @@ from skyatlas.crud import fetch_one, field_set, list_rows, render, stat_rows, ve
 from skyatlas.errors import Conflict, InvalidParameter, PermissionDenied
 from skyatlas.identity.roles import ADMIN_OWNER, ALL_ROLE_TYPES
 from skyatlas.ids import new_id, utcnow
+from skyatlas.plugins.registry import validated_options
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import (
     Empty,
@@ -31,7 +32,6 @@ from skyatlas.schemas import (
     StatRequest,
     StatResponse,
     Tags,
-    first_error,
 )
 from skyatlas.store.tables import collector_jobs, collectors
 
@@ -164,16 +164,7 @@ def to_record(ctx: Ctx) -> Any:
 def _plugin_info(ctx: Ctx, info: PluginInfo) -> tuple[dict[str, Any], Any]:
     plugin = ctx.runtime.plugins.get(info.plugin_id, "collector")
     meta = plugin.metadata
-    options: dict[str, Any] = dict(info.options)
-    if meta.options_model is not None:
-        try:
-            options = meta.options_model.model_validate(info.options).model_dump(exclude_none=True)
-        except ValidationError as exc:
-            where, what = first_error(exc)
-            raise InvalidParameter(
-                f"plugin_info.options{'.' + where if where else ''}: {what}"
-            ) from None
-    out = {"plugin_id": meta.plugin_id, "options": options}
+    out = {"plugin_id": meta.plugin_id, "options": validated_options(meta, info.options)}
     if info.version:
         out["version"] = info.version
     return out, meta

@@ -12,7 +12,7 @@ import calendar
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy import delete, insert, select, update
 
 from skyatlas.api.registry import Registry
@@ -22,6 +22,7 @@ from skyatlas.crud import fetch_one, field_set, list_rows, render, stat_rows, ve
 from skyatlas.errors import Conflict, InvalidParameter, PermissionDenied
 from skyatlas.identity.roles import ADMIN_OWNER, ALL_ROLE_TYPES
 from skyatlas.ids import new_id, utcnow
+from skyatlas.plugins.registry import validated_options
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import (
     Empty,
@@ -33,7 +34,6 @@ from skyatlas.schemas import (
     StatRequest,
     StatResponse,
     Tags,
-    first_error,
 )
 from skyatlas.store.tables import cost_jobs, data_sources, service_accounts
 
@@ -185,14 +185,7 @@ def _plugin_info(ctx: Ctx, info: PluginInfo) -> tuple[dict[str, Any], Any]:
         if not isinstance(value, str) or not value:
             raise InvalidParameter(f"plugin_info.options.{key} must be a non-empty string")
     options = {k: v for k, v in info.options.items() if k not in CORE_OPTIONS}
-    if meta.options_model is not None:
-        try:
-            options = meta.options_model.model_validate(options).model_dump(exclude_none=True)
-        except ValidationError as exc:
-            where, what = first_error(exc)
-            raise InvalidParameter(
-                f"plugin_info.options{'.' + where if where else ''}: {what}"
-            ) from None
+    options = validated_options(meta, options)
     out = {"plugin_id": meta.plugin_id, "options": {**options, **core}}
     if info.version:
         out["version"] = info.version
