@@ -254,7 +254,7 @@ def import_costs_command(
         typer.Option(
             "--name",
             help=f"Data source name in the default workspace, created if missing "
-            f"[default: {DEFAULT_COST_IMPORT}].",
+            f"(default: {DEFAULT_COST_IMPORT}).",
         ),
     ] = None,
     data_dir: StoreDir = None,
