@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Float, Integer, Row, Table, select
 
-from skyatlas.errors import not_found
+from skyatlas.errors import PermissionDenied, not_found
 from skyatlas.ids import iso
 from skyatlas.query.compile import Field, FieldSet, Prefix, flat_map, json_document
 from skyatlas.query.execute import run_list, run_stat
@@ -77,6 +77,32 @@ def fetch_one(
     row = conn.execute(select(table).where(table.c[id_column] == value, *scope)).one_or_none()
     if row is None:
         raise not_found(kind, id_column, value)
+    return row
+
+
+def shared_scope(table: Table, caller: Any) -> list[ColumnElement[bool]]:
+    """Rows of the caller's workspace plus the domain-wide ones (`workspace_id` "*", e.g. a
+    DOMAIN collector or data source); a domain admin sees all of its domain's."""
+    clauses = [table.c.domain_id == caller.domain_id]
+    if not caller.is_admin:
+        clauses.append(table.c.workspace_id.in_((caller.workspace_id, "*")))
+    return clauses
+
+
+def fetch_shared(
+    conn: Connection,
+    caller: Any,
+    table: Table,
+    id_column: str,
+    value: str,
+    kind: str,
+    *,
+    write: bool = False,
+) -> Row[Any]:
+    """`fetch_one` under `shared_scope`; changing a domain-wide row takes a domain admin."""
+    row = fetch_one(conn, table, id_column, value, shared_scope(table, caller), kind)
+    if write and row.workspace_id == "*" and not caller.is_admin:
+        raise PermissionDenied(f"a DOMAIN {kind} is managed by domain admins only")
     return row
 
 

@@ -16,7 +16,15 @@ from skyatlas.api.registry import Registry
 from skyatlas.collection.bookkeeping import IN_PROGRESS, load_job
 from skyatlas.collection.start import start_collect
 from skyatlas.collection.verbs.job import JobInfo, job_record
-from skyatlas.crud import fetch_one, field_set, list_rows, render, stat_rows, verb_factory
+from skyatlas.crud import (
+    fetch_shared,
+    field_set,
+    list_rows,
+    render,
+    shared_scope,
+    stat_rows,
+    verb_factory,
+)
 from skyatlas.errors import Conflict, InvalidParameter, PermissionDenied
 from skyatlas.identity.roles import ADMIN_OWNER, ALL_ROLE_TYPES
 from skyatlas.ids import new_id, utcnow
@@ -121,19 +129,13 @@ class CollectorListResponse(BaseModel):
 
 def read_scope(ctx: Ctx) -> list[Any]:
     """Workspace callers see their workspace's collectors and the domain's shared ones."""
-    clauses = [collectors.c.domain_id == ctx.caller.domain_id]
-    if not ctx.caller.is_admin:
-        clauses.append(collectors.c.workspace_id.in_((ctx.caller.workspace_id, "*")))
-    return clauses
+    return shared_scope(collectors, ctx.caller)
 
 
 def get_collector(ctx: Ctx, collector_id: str, *, write: bool = False) -> Any:
-    row = fetch_one(
-        ctx.conn, collectors, "collector_id", collector_id, read_scope(ctx), "collector"
+    return fetch_shared(
+        ctx.conn, ctx.caller, collectors, "collector_id", collector_id, "collector", write=write
     )
-    if write and row.workspace_id == "*" and not ctx.caller.is_admin:
-        raise PermissionDenied("a DOMAIN collector is managed by domain admins only")
-    return row
 
 
 def to_record(ctx: Ctx) -> Any:

@@ -18,7 +18,15 @@ from sqlalchemy import delete, insert, select, update
 from skyatlas.api.registry import Registry
 from skyatlas.cost.sync import CORE_OPTIONS, IN_PROGRESS, assignment_for, load_job, start_sync
 from skyatlas.cost.verbs.job import JobInfo, job_record
-from skyatlas.crud import fetch_one, field_set, list_rows, render, stat_rows, verb_factory
+from skyatlas.crud import (
+    fetch_shared,
+    field_set,
+    list_rows,
+    render,
+    shared_scope,
+    stat_rows,
+    verb_factory,
+)
 from skyatlas.errors import Conflict, InvalidParameter, PermissionDenied
 from skyatlas.identity.roles import ADMIN_OWNER, ALL_ROLE_TYPES
 from skyatlas.ids import new_id, utcnow
@@ -149,19 +157,19 @@ class DataSourceListResponse(BaseModel):
 
 def read_scope(ctx: Ctx) -> list[Any]:
     """Workspace callers see their workspace's data sources and the domain's shared ones."""
-    clauses = [data_sources.c.domain_id == ctx.caller.domain_id]
-    if not ctx.caller.is_admin:
-        clauses.append(data_sources.c.workspace_id.in_((ctx.caller.workspace_id, "*")))
-    return clauses
+    return shared_scope(data_sources, ctx.caller)
 
 
 def get_data_source(ctx: Ctx, data_source_id: str, *, write: bool = False) -> Any:
-    row = fetch_one(
-        ctx.conn, data_sources, "data_source_id", data_source_id, read_scope(ctx), "data source"
+    return fetch_shared(
+        ctx.conn,
+        ctx.caller,
+        data_sources,
+        "data_source_id",
+        data_source_id,
+        "data source",
+        write=write,
     )
-    if write and row.workspace_id == "*" and not ctx.caller.is_admin:
-        raise PermissionDenied("a DOMAIN data source is managed by domain admins only")
-    return row
 
 
 def to_record(ctx: Ctx) -> Any:
