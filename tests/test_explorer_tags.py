@@ -335,6 +335,7 @@ def test_create_is_accepted_then_applied_and_visible(env):
             "success": True,
             "tag": {
                 "tag_id": tag_id,
+                "project_id": w.p,
                 "key": key,
                 "value": value,
                 "type": "custom",

@@ -13,7 +13,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-from sqlalchemy import Connection, and_, delete, func, insert, literal, null, or_, select, union_all
+from sqlalchemy import (
+    Connection,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from skyatlas.errors import Conflict, InvalidParameter, NotFound
 from skyatlas.explorer import filter_string, kcrn
@@ -399,9 +411,20 @@ def _visible_resources(conn: Connection, caller: Caller) -> list[Any]:
     return [*scope(conn, caller), cs.c.state.in_(VISIBLE_STATES)]
 
 
-def _tag_rows(conn: Connection, caller: Caller) -> Any:
+def _wanted_types(flt: Filter) -> set[str]:
+    """Which halves of the tag relation a filter can match at all: `tag.type=custom` need not
+    group every provider tag of the store (the expensive half) only to throw it away."""
+    wanted = {"custom", "system"}
+    for term in flt.terms:
+        if term.key == "tag.type" and term.pattern.form == "exact":
+            wanted = wanted - {term.pattern.text} if term.negated else wanted & {term.pattern.text}
+    return wanted
+
+
+def _tag_rows(conn: Connection, caller: Caller, wanted: set[str] | None = None) -> Any:
     """Every tag the caller can see as one relation: custom tags (with their own counts) and
     system tags grouped by key and value."""
+    wanted = {"custom", "system"} if wanted is None else wanted
     visible = _visible_resources(conn, caller)
     linked = (
         select(func.count())
@@ -413,6 +436,7 @@ def _tag_rows(conn: Connection, caller: Caller) -> Any:
     )
     custom = select(
         custom_tags.c.tag_id.label("tag_id"),
+        custom_tags.c.project_id.label("project_id"),
         custom_tags.c.key.label("key"),
         custom_tags.c.value.label("value"),
         literal("custom").label("type"),
@@ -422,6 +446,7 @@ def _tag_rows(conn: Connection, caller: Caller) -> Any:
     system = (
         select(
             null().label("tag_id"),
+            null().label("project_id"),
             cloud_service_tags.c.key.label("key"),
             cloud_service_tags.c.value.label("value"),
             literal("system").label("type"),
@@ -436,6 +461,12 @@ def _tag_rows(conn: Connection, caller: Caller) -> Any:
         .where(*visible)
         .group_by(cloud_service_tags.c.key, cloud_service_tags.c.value)
     )
+    if wanted == {"custom"}:
+        return custom.subquery("tags")
+    if wanted == {"system"}:
+        return system.subquery("tags")
+    if not wanted:
+        return custom.where(false()).subquery("tags")
     return union_all(custom, system).subquery("tags")
 
 
@@ -455,6 +486,7 @@ def _tag_conditions(t: Any, flt: Filter, dialect: str) -> list[Any]:
 def _render_tag(row: Any, *, count: bool = True) -> dict[str, Any]:
     out = {
         "tag_id": row.tag_id,
+        "project_id": row.project_id,
         "key": row.key,
         "value": row.value,
         "type": row.type,
@@ -469,7 +501,7 @@ def search_tags(conn: Connection, caller: Caller, req: TagSearchRequest) -> dict
     flt = filter_string.parse(
         req.filter.filter_string if req.filter else None, filter_string.TAG_GRAMMAR
     )
-    t = _tag_rows(conn, caller)
+    t = _tag_rows(conn, caller, _wanted_types(flt))
     where = _tag_conditions(t, flt, conn.dialect.name)
     tie = [t.c.type, t.c.key, t.c.value, t.c.tag_id]
     order = tie
@@ -495,6 +527,7 @@ def get_tag(conn: Connection, caller: Caller, tag_id: str) -> dict[str, Any]:
     row = conn.execute(
         select(
             custom_tags.c.tag_id,
+            custom_tags.c.project_id,
             custom_tags.c.key,
             custom_tags.c.value,
             literal("custom").label("type"),

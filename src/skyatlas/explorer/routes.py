@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -54,6 +55,9 @@ class SearchResponse(BaseModel):
 
 class TagInfo(BaseModel):
     tag_id: str | None = Field(description="null for system tags (grouped by key and value).")
+    project_id: str | None = Field(
+        default=None, description="The project a custom tag belongs to; null for system tags."
+    )
     key: str
     value: str
     type: str
@@ -243,14 +247,30 @@ OPERATIONS = [
 def _run(
     runtime: Runtime, op: Operation, token: str | None, body: bytes, path: dict[str, str]
 ) -> Any:
+    return run_operation_as(
+        runtime, op, lambda conn: authenticate(conn, runtime.keys, token), body, path
+    )
+
+
+def run_operation_as(
+    runtime: Runtime,
+    op: Operation,
+    identify: Callable[[Connection], Caller],
+    payload: dict[str, Any] | bytes,
+    path: dict[str, str],
+) -> Any:
+    """The one road of an operation, for the API and for the web console alike (a raw body is
+    parsed once the caller is known)."""
     with runtime.store.begin(write=op.write) as conn:
-        caller = authenticate(conn, runtime.keys, token)
+        caller = identify(conn)
         if not caller.may(op.permission):
-            raise PermissionDenied(f"the app's role lacks the permission {op.permission}")
+            raise PermissionDenied(f"the {caller.kind}'s role lacks the permission {op.permission}")
         request = None
         if op.request is not None:
+            if isinstance(payload, bytes):
+                payload = parse_body(payload)
             try:
-                request = op.request.model_validate(parse_body(body))
+                request = op.request.model_validate(payload)
             except ValidationError as exc:
                 raise InvalidParameter(validation_message(exc)) from None
         return op.handler(conn, caller, request, path)
