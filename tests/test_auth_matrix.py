@@ -3,7 +3,10 @@
 `ALLOWED` below is the single source of truth for who may call what. "Allowed" means the role gate
 lets the call through: the answer is 200, or 404 when the caller is the owner of another
 workspace and the body names an object of workspace A (invisible is the same as missing).
-Everyone else gets 403 (authenticated) or 401 (no token, deleted app, rotated or expired secret).
+Everyone else gets 403 (authenticated) or 401 (no token, deleted app, rotated or expired secret,
+a user's refresh token sent as a bearer). Signed-in users go through the same gate as apps: a user
+bound as owner (member) of A may call exactly what the owner (member) app may. The public verbs
+(signing in) answer every caller alike, token or not.
 
 A verb registered without a row here, or a row for a verb that does not exist, fails the test:
 adding a verb means deciding who may call it.
@@ -31,10 +34,15 @@ ANONYMOUS = "anonymous"  # no token at all
 REVOKED = "revoked"  # the secret of an app that was deleted
 ROTATED = "rotated"  # the previous secret of an app whose secret was regenerated
 EXPIRED = "expired"  # a correctly signed secret whose `exp` is in the past
+USER_OWNER = "user_owner"  # a user's access token, bound as managed-workspace-owner of A
+USER_MEMBER = "user_member"  # a user's access token, bound as member to project P in A
+USER_REFRESH = "user_refresh"  # that owner user's refresh token, sent as a bearer
 
 AUTHENTICATED = (ADMIN, OWNER, MEMBER, READER, OTHER_OWNER)
-UNAUTHENTICATED = (ANONYMOUS, REVOKED, ROTATED, EXPIRED)
-CALLERS = AUTHENTICATED + UNAUTHENTICATED
+UNAUTHENTICATED = (ANONYMOUS, REVOKED, ROTATED, EXPIRED, USER_REFRESH)
+#: Users are allowed what the app of the same role and place is allowed.
+USERS_AS = {USER_OWNER: OWNER, USER_MEMBER: MEMBER}
+CALLERS = AUTHENTICATED + tuple(USERS_AS) + UNAUTHENTICATED
 
 # --- who may call what ----------------------------------------------------------------------
 # The read-only custom role is of type WORKSPACE_OWNER, so it passes every read verb an owner
@@ -44,6 +52,9 @@ OWNERS_WRITE = frozenset({ADMIN, OWNER, OTHER_OWNER})
 OWNERS_READ = OWNERS_WRITE | {READER}
 ALL_WRITE = OWNERS_WRITE | {MEMBER}
 ALL_READ = ALL_WRITE | {READER}
+#: Public verbs (signing in): every caller, a token or none.
+PUBLIC = frozenset(CALLERS)
+USER_PASSWORD = "matrix-pass-1"
 
 ALLOWED: dict[tuple[str, str, str], frozenset[str]] = {
     ("identity", "app", "create"): OWNERS_WRITE,
@@ -73,6 +84,10 @@ ALLOWED: dict[tuple[str, str, str], frozenset[str]] = {
     ("identity", "role", "get"): OWNERS_READ,
     ("identity", "role", "list"): OWNERS_READ,
     ("identity", "role", "update"): ONLY_ADMIN,
+    ("identity", "role-binding", "create"): OWNERS_WRITE,
+    ("identity", "role-binding", "delete"): OWNERS_WRITE,
+    ("identity", "role-binding", "get"): OWNERS_READ,
+    ("identity", "role-binding", "list"): OWNERS_READ,
     ("identity", "service-account", "create"): ALL_WRITE,
     ("identity", "service-account", "delete"): ALL_WRITE,
     ("identity", "service-account", "get"): ALL_READ,
@@ -80,6 +95,16 @@ ALLOWED: dict[tuple[str, str, str], frozenset[str]] = {
     ("identity", "service-account", "stat"): ALL_READ,
     ("identity", "service-account", "update"): ALL_WRITE,
     ("identity", "service-account", "update-secret-data"): ALL_WRITE,
+    ("identity", "token", "grant"): PUBLIC,
+    ("identity", "token", "issue"): PUBLIC,
+    ("identity", "user", "create"): ONLY_ADMIN,
+    ("identity", "user", "delete"): ONLY_ADMIN,
+    ("identity", "user", "disable"): ONLY_ADMIN,
+    ("identity", "user", "enable"): ONLY_ADMIN,
+    ("identity", "user", "get"): OWNERS_READ,
+    ("identity", "user", "list"): OWNERS_READ,
+    ("identity", "user", "stat"): OWNERS_READ,
+    ("identity", "user", "update"): ONLY_ADMIN,
     ("identity", "workspace", "create"): ONLY_ADMIN,
     ("identity", "workspace", "delete"): ONLY_ADMIN,
     ("identity", "workspace", "disable"): ONLY_ADMIN,
@@ -158,13 +183,17 @@ def test_the_table_has_exactly_one_row_per_registered_verb():
     stale = sorted(ALLOWED.keys() - registered)
     assert not missing, f"verbs registered without a row in ALLOWED: {missing}"
     assert not stale, f"rows in ALLOWED for verbs that are not registered: {stale}"
+    public = {(v.service, v.resource, v.verb) for v in build_registry() if v.public}
+    assert {key for key, callers in ALLOWED.items() if callers == PUBLIC} == public
     for key, callers in ALLOWED.items():
+        if key in public:
+            continue
         assert callers <= set(AUTHENTICATED), (key, callers - set(AUTHENTICATED))
         assert ADMIN in callers, f"{key}: the domain admin must be able to call every verb"
     # a read-only role never writes, and the table must not say otherwise
     for verb in build_registry():
         key = (verb.service, verb.resource, verb.verb)
-        if key in ALLOWED and verb.action == "write":
+        if key in ALLOWED and verb.action == "write" and not verb.public:
             assert READER not in ALLOWED[key], f"{verb.path}: the read-only role may write"
         if key in ALLOWED and verb.action == "read" and OWNER in ALLOWED[key]:
             assert READER in ALLOWED[key], f"{verb.path}: the read-only owner role cannot read"
@@ -205,6 +234,10 @@ class World:
     feed: str  # F: a focus data source of A
     cost_job: str  # a sync of F, IN_PROGRESS (the workers are stopped)
     budget: str  # a TOTAL budget of project P (so the member may read it)
+    user: str  # U: a user bound to A (as member of P) that is nobody's caller
+    binding: str  # U's role binding
+    signer: str  # the user behind USER_OWNER, who signs in with USER_PASSWORD
+    refresh: str  # its refresh token
     tokens: dict[str, str | None]
     a_ids: set[str] = field(default_factory=set)
 
@@ -311,10 +344,43 @@ class World:
         self.a_ids.add(budget["budget_id"])
         return budget["budget_id"]
 
+    def fresh_user(self) -> str:
+        return self.admin("/identity/user/create", {"user_id": unique("doomed-user")})["user_id"]
+
+    def fresh_binding(self) -> str:
+        binding = self.admin(
+            "/identity/role-binding/create", member_binding(self, self.fresh_user())
+        )
+        self.a_ids.add(binding["role_binding_id"])
+        return binding["role_binding_id"]
+
     def fresh_workspace(self) -> str:
         return self.admin("/identity/workspace/create", {"name": unique("doomed-ws")})[
             "workspace_id"
         ]
+
+
+def member_binding(world: World, user_id: str) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "role_id": "managed-workspace-member",
+        "resource_group": "WORKSPACE",
+        "workspace_id": world.ws_a,
+        "project_id": world.project,
+    }
+
+
+def _user(env: Any, role_id: str, workspace_id: str, **place: Any) -> tuple[str, str]:
+    """A user bound to a role in a workspace, and its role binding's id."""
+    user_id = unique("user")
+    env.ok("/identity/user/create", {"user_id": user_id, "password": USER_PASSWORD})
+    body = {"user_id": user_id, "role_id": role_id, "workspace_id": workspace_id, **place}
+    return user_id, env.ok("/identity/role-binding/create", body)["role_binding_id"]
+
+
+def _sign_in(env: Any, user_id: str) -> dict[str, Any]:
+    body = {"user_id": user_id, "password": USER_PASSWORD}
+    return env.ok("/identity/token/issue", body, None)
 
 
 def collector_body(workspace_id: str, name: str) -> dict[str, Any]:
@@ -474,6 +540,14 @@ def build_world(env: Any) -> World:
     _cost_world(env, ws_b, b_project["project_id"], "B")
     costs_a = _cost_world(env, ws_a, pid, "A")
 
+    # users: a target in A, a user of B (so B's owner sees some), and two who sign in
+    user, binding = _user(env, "managed-workspace-member", ws_a, project_id=pid)
+    _user(env, "managed-workspace-owner", ws_b)
+    signer, signer_binding = _user(env, "managed-workspace-owner", ws_a)
+    signed_in = _sign_in(env, signer)
+    user_member, member_binding_id = _user(env, "managed-workspace-member", ws_a, project_id=pid)
+    member_token = _sign_in(env, user_member)["access_token"]
+
     # revoked: an app that was created and deleted
     deleted = _app(env, env.admin_token, "managed-workspace-owner", ws_a)
     env.ok("/identity/app/delete", {"app_id": deleted["app_id"]})
@@ -511,6 +585,10 @@ def build_world(env: Any) -> World:
         job=job["job_id"],
         job_task=job_task["job_task_id"],
         **costs_a,
+        user=user,
+        binding=binding,
+        signer=signer,
+        refresh=signed_in["refresh_token"],
         tokens={
             ADMIN: env.admin_token,
             OWNER: owner["client_secret"],
@@ -521,6 +599,9 @@ def build_world(env: Any) -> World:
             REVOKED: deleted["client_secret"],
             ROTATED: rotated["client_secret"],
             EXPIRED: expired,
+            USER_OWNER: signed_in["access_token"],
+            USER_MEMBER: member_token,
+            USER_REFRESH: signed_in["refresh_token"],
         },
     )
     world.a_ids |= {
@@ -540,9 +621,15 @@ def build_world(env: Any) -> World:
         world.job,
         world.job_task,
         *costs_a.values(),
+        user,
+        binding,
+        signer,
+        signer_binding,
+        user_member,
+        member_binding_id,
     }
     # every caller must really be what it claims before the matrix means anything
-    for name in (ADMIN, OWNER, MEMBER, READER, OTHER_OWNER):
+    for name in (ADMIN, OWNER, MEMBER, READER, OTHER_OWNER, USER_OWNER, USER_MEMBER):
         env.ok("/identity/domain/get", {}, world.tokens[name])
     return world
 
@@ -603,6 +690,10 @@ BODIES: dict[tuple[str, str, str], Body] = {
     ("identity", "role", "get"): lambda w: {"role_id": w.custom_role},
     ("identity", "role", "list"): lambda w: {},
     ("identity", "role", "update"): lambda w: {"role_id": w.custom_role, "name": unique("r")},
+    ("identity", "role-binding", "create"): lambda w: member_binding(w, w.fresh_user()),
+    ("identity", "role-binding", "delete"): lambda w: {"role_binding_id": w.fresh_binding()},
+    ("identity", "role-binding", "get"): lambda w: {"role_binding_id": w.binding},
+    ("identity", "role-binding", "list"): lambda w: {},
     ("identity", "service-account", "create"): lambda w: {
         "name": unique("new-sa"),
         "provider": "aws",
@@ -622,6 +713,21 @@ BODIES: dict[tuple[str, str, str], Body] = {
         "service_account_id": w.account,
         "secret_data": {"aws_access_key_id": "AKIA2", "aws_secret_access_key": "s2"},
     },
+    ("identity", "token", "grant"): lambda w: {
+        "grant_type": "REFRESH_TOKEN",
+        "token": w.refresh,
+        "scope": "WORKSPACE",
+        "workspace_id": w.ws_a,
+    },
+    ("identity", "token", "issue"): lambda w: {"user_id": w.signer, "password": USER_PASSWORD},
+    ("identity", "user", "create"): lambda w: {"user_id": unique("new-user")},
+    ("identity", "user", "delete"): lambda w: {"user_id": w.fresh_user()},
+    ("identity", "user", "disable"): lambda w: {"user_id": w.fresh_user()},
+    ("identity", "user", "enable"): lambda w: {"user_id": w.user},
+    ("identity", "user", "get"): lambda w: {"user_id": w.user},
+    ("identity", "user", "list"): lambda w: {},
+    ("identity", "user", "stat"): _stat("user_id"),
+    ("identity", "user", "update"): lambda w: {"user_id": w.user, "tags": {"t": "1"}},
     ("identity", "workspace", "create"): lambda w: {"name": unique("new-ws")},
     ("identity", "workspace", "delete"): lambda w: {"workspace_id": w.fresh_workspace()},
     ("identity", "workspace", "disable"): lambda w: {"workspace_id": w.fresh_workspace()},
@@ -742,9 +848,11 @@ def _strings(value: Any) -> set[str]:
 
 
 def _expected(world: World, key: tuple[str, str, str], caller: str, body: dict) -> int:
+    if ALLOWED[key] == PUBLIC:
+        return 200
     if caller in UNAUTHENTICATED:
         return 401
-    if caller not in ALLOWED[key]:
+    if USERS_AS.get(caller, caller) not in ALLOWED[key]:
         return 403
     if caller == OTHER_OWNER and _strings(body) & world.a_ids:
         return 404  # A's object is invisible to B's owner: the same answer as a missing id

@@ -145,10 +145,17 @@ def stat_rows(
 
 
 def verb_factory(registry: Any, resource: str, service: str = "identity") -> Callable[..., Any]:
-    """`verb(name, request, response, roles, summary)` for one resource of one service."""
+    """`verb(name, request, response, roles, summary, public=False)` for one resource of one
+    service."""
 
     def verb(
-        name: str, request: type, response: type | None, roles: frozenset, summary: str
+        name: str,
+        request: type,
+        response: type | None,
+        roles: frozenset,
+        summary: str,
+        *,
+        public: bool = False,
     ) -> Callable[..., Any]:
         return registry.verb(
             service,
@@ -158,6 +165,7 @@ def verb_factory(registry: Any, resource: str, service: str = "identity") -> Cal
             response=response,
             roles=roles,
             summary=summary,
+            public=public,
         )
 
     return verb

@@ -88,21 +88,24 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
         roles = ", ".join(sorted(r.value for r in verb.roles))
+        access = (
+            "No authentication: anyone may call it (it is how a user gets a token)."
+            if verb.public
+            else f"Allowed role types: {roles}. "
+            f"Custom roles need the permission `{verb.permission}`."
+        )
         paths[verb.path] = {
             "post": {
                 "operationId": verb.operation_id,
                 "tags": [verb.service],
                 "summary": verb.summary,
-                "description": (
-                    f"{verb.description}\n\nAllowed role types: {roles}. "
-                    f"Custom roles need the permission `{verb.permission}`."
-                ),
+                "description": f"{verb.description}\n\n{access}",
                 "requestBody": {
                     "required": False,
                     "content": {"application/json": {"schema": refs[(verb.request, "validation")]}},
                 },
                 "responses": responses,
-                "security": [{"bearer": []}, {"token": []}],
+                "security": [] if verb.public else [{"bearer": []}, {"token": []}],
             }
         }
     for op in OPERATIONS:
@@ -176,7 +179,8 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "The SpaceONE (Cloudforet) API dialect: `POST /{service}/{resource}/{verb}` with "
-                "`Authorization: Bearer <client_secret>` (or `X-Auth-Token`); errors are "
+                "`Authorization: Bearer <client_secret>` (or `X-Auth-Token`), or a user's access "
+                "token from `identity.token.issue`; errors are "
                 '`{"detail": {"code", "message"}}`. The Resource Explorer dialect: `/api/v1/…` '
                 "with `X-Auth-Token` (or Bearer); errors are "
                 '`{"success": false, "error": {"code", "message"}}`.'

@@ -30,6 +30,8 @@ class Verb:
     roles: frozenset[RoleType]
     summary: str
     description: str
+    #: Callable without a token (signing in): no authentication, no role or permission gate.
+    public: bool = False
 
     @property
     def path(self) -> str:
@@ -64,6 +66,7 @@ class Registry:
         response: type[BaseModel] | None,
         roles: frozenset[RoleType],
         summary: str,
+        public: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             key = (service, resource, verb)
@@ -82,6 +85,7 @@ class Registry:
                 roles=roles,
                 summary=summary,
                 description=doc,
+                public=public,
             )
             return handler
 

@@ -2,22 +2,25 @@
 
 One road for every request: read the body → authenticate → role-type and permission gate →
 validate the body → run the handler in one transaction → JSON. Authentication comes first so an
-anonymous caller learns nothing from validation errors.
+anonymous caller learns nothing from validation errors. The few public verbs (signing in) skip
+authentication and the gate: they are how a caller gets a token in the first place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from skyatlas.api.registry import Registry, Verb
 from skyatlas.errors import InvalidParameter, PermissionDenied
-from skyatlas.identity.caller import authenticate
+from skyatlas.identity.caller import Caller, authenticate
 from skyatlas.runtime import Ctx, Runtime
 
 
@@ -62,20 +65,60 @@ def parse_body(body: bytes) -> dict[str, Any]:
 
 
 def run_verb(runtime: Runtime, verb: Verb, token: str | None, body: bytes) -> Any:
+    return run_verb_as(runtime, verb, lambda conn: authenticate(conn, runtime.keys, token), body)
+
+
+def run_verb_as(
+    runtime: Runtime,
+    verb: Verb,
+    identify: Callable[[Connection], Caller],
+    payload: dict[str, Any] | bytes,
+) -> Any:
+    """The one road of a verb, whoever calls: `identify` turns the transaction into a caller
+    (from a client secret for the API, from a sign-in session for the web console). A raw body
+    is parsed only once the caller is known, so an anonymous caller learns nothing from it."""
+    if verb.public:
+        return run_public_verb(
+            runtime, verb, parse_body(payload) if isinstance(payload, bytes) else payload
+        )
     with runtime.store.begin(write=verb.action == "write") as conn:
-        caller = authenticate(conn, runtime.keys, token)
+        caller = identify(conn)
         if caller.role_type not in verb.roles:
             raise PermissionDenied(
-                f"{verb.operation_id} is not allowed for a {caller.role_type} app"
+                f"{verb.operation_id} is not allowed for a {caller.role_type} {caller.kind}"
             )
         if not caller.may(verb.permission):
-            raise PermissionDenied(f"the app's role lacks the permission {verb.permission}")
+            raise PermissionDenied(
+                f"the {caller.kind}'s role lacks the permission {verb.permission}"
+            )
+        if isinstance(payload, bytes):
+            payload = parse_body(payload)
         try:
-            request = verb.request.model_validate(parse_body(body))
+            request = verb.request.model_validate(payload)
         except ValidationError as exc:
             raise InvalidParameter(validation_message(exc)) from None
         ctx = Ctx(conn=conn, caller=caller, runtime=runtime)
         result = verb.handler(ctx, request)
+    for callback in ctx.committed:
+        callback()
+    return result
+
+
+def run_public_verb(runtime: Runtime, verb: Verb, payload: dict[str, Any]) -> Any:
+    """A verb anyone may call (signing in): no token is read, so there is no caller and no
+    role gate; the handler proves who it serves itself (a password, a refresh token).
+
+    Nor is there one transaction around it (`ctx.conn` is None): the handler opens the short
+    ones it needs, because a sign-in must commit a wrong password's count although it then
+    fails, and on SQLite a surrounding writing transaction would hold the one write lock that
+    needs.
+    """
+    try:
+        request = verb.request.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidParameter(validation_message(exc)) from None
+    ctx = Ctx(conn=None, caller=None, runtime=runtime)  # type: ignore[arg-type]
+    result = verb.handler(ctx, request)
     for callback in ctx.committed:
         callback()
     return result

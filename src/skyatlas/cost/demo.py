@@ -159,9 +159,8 @@ def load_demo_costs(runtime: Runtime, domain_id: str, today: date | None = None)
     start = (today.replace(day=1) - timedelta(days=335)).replace(day=1)
     scratch = duckdb.connect()
     scratch.register("resources", resources)
-    reader = scratch.execute(_ROWS_SQL, [start.isoformat(), today.isoformat()]).to_arrow_reader(
-        100_000
-    )
+    rows = scratch.sql(_ROWS_SQL, params=[start.isoformat(), today.isoformat()])
+    reader = rows.to_arrow_reader(100_000)
     batches = (batch.cast(COST_SCHEMA) for batch in reader)
     result = runtime.costs.replace(assignment, new_id("demo"), batches, None, lambda: False)
     scratch.close()

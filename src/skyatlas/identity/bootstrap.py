@@ -1,9 +1,13 @@
-"""First start of an empty store: the domain, the `default` workspace and the admin app.
+"""First start of an empty store: the domain, the `default` workspace, the admin app and the
+admin user.
 
-This is the only way the first credential comes to exist. It runs under the migration lock, so
+This is the only way the first credentials come to exist. It runs under the migration lock, so
 of several processes starting together exactly one creates the domain; the rest find it.
-The admin secret goes to `<data dir>/bootstrap.json` (0600) and nowhere else: not the console,
-not the log, not the store.
+The admin secret and the admin user's first password go to `<data dir>/bootstrap.json` (0600)
+and nowhere else: not the console, not the log, not the store (which keeps only the password's
+hash). The admin user must change that password at first sign-in.
+
+A store bootstrapped before users existed gets no admin user: its admin app can create one.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ from sqlalchemy import Connection, insert, select
 
 from skyatlas.identity.roles import MANAGED_ROLE_IDS, RoleType
 from skyatlas.identity.tokens import create_domain_key, issue_client_secret
+from skyatlas.identity.users import generate_password, insert_user
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Runtime
-from skyatlas.store.tables import apps, domain_keys, domains, workspaces
+from skyatlas.store.tables import apps, domain_keys, domains, role_bindings, workspaces
 
 BOOTSTRAP_FILE = "bootstrap.json"
 DOMAIN_NAME = "skyatlas"
 ADMIN_APP_LIFETIME = timedelta(days=365)
+ADMIN_USER_ID = "admin"
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,31 @@ def bootstrap(conn: Connection, runtime: Runtime) -> BootstrapResult:
             updated_at=now,
         )
     )
+    admin_password = generate_password()
+    insert_user(
+        conn,
+        domain_id=domain_id,
+        user_id=ADMIN_USER_ID,
+        password=admin_password,
+        name="Administrator",
+        email=None,
+        tags={"created_by": "bootstrap"},
+        now=now,
+    )
+    conn.execute(
+        insert(role_bindings).values(
+            role_binding_id=new_id("rb"),
+            domain_id=domain_id,
+            user_id=ADMIN_USER_ID,
+            role_id=MANAGED_ROLE_IDS[RoleType.DOMAIN_ADMIN],
+            role_type=RoleType.DOMAIN_ADMIN.value,
+            resource_group="DOMAIN",
+            workspace_id=None,
+            project_id=None,
+            project_group_id=None,
+            created_at=now,
+        )
+    )
     secret = issue_client_secret(
         conn,
         runtime.sealer,
@@ -130,6 +161,8 @@ def bootstrap(conn: Connection, runtime: Runtime) -> BootstrapResult:
             "workspace_id": workspace_id,
             "app_id": app_id,
             "client_secret": secret,
+            "admin_user_id": ADMIN_USER_ID,
+            "admin_password": admin_password,
         },
     )
     return BootstrapResult(created=True, path=path, domain_id=domain_id)

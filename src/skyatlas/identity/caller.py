@@ -1,8 +1,10 @@
-"""Who is calling: authenticated from a client secret on every request, scoped per request.
+"""Who is calling: authenticated from a client secret or a user's access token on every
+request, scoped per request.
 
-Nothing about the caller's reach is frozen in the token: the app row, its role and, for members,
-the projects under its project group are read from the store each time, so a disable, delete,
-rotate, role change or project move takes effect on the very next request.
+Nothing about the caller's reach is frozen in the token: the app or user row, its role (binding)
+and, for members, the projects under its project group are read from the store each time, so a
+disable, delete, rotate, password change, role change or project move takes effect on the very
+next request.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from sqlalchemy import ColumnElement, Connection, select, true
 
 from skyatlas.errors import AuthenticationFailed, NotFound, PermissionDenied
 from skyatlas.identity.roles import RoleType, permissions_grant
-from skyatlas.identity.tokens import InvalidToken, KeyCache, verify_client_secret
+from skyatlas.identity.tokens import (
+    ACCESS_TOKEN,
+    REFRESH_TOKEN,
+    InvalidToken,
+    KeyCache,
+    check_client_secret,
+    verify_token,
+)
 from skyatlas.ids import utcnow
 from skyatlas.store.tables import apps, project_groups, projects, roles, workspaces
 
@@ -30,7 +39,15 @@ class Caller:
     workspace_id: str | None = None
     project_id: str | None = None
     project_group_id: str | None = None
+    #: Set for a signed-in user (then `app_id` is `user:<user_id>`, for the records that name
+    #: who did something).
+    user_id: str | None = None
     _projects: frozenset[str] | None = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> str:
+        """`user` or `app`, for messages that tell the caller what was refused."""
+        return "user" if self.user_id is not None else "app"
 
     @property
     def is_admin(self) -> bool:
@@ -81,7 +98,8 @@ class Caller:
             from skyatlas.errors import InvalidParameter
 
             raise InvalidParameter(
-                "workspace_id is required: a domain-level app must say which workspace it means"
+                f"workspace_id is required: a domain-level {self.kind} must say which workspace "
+                "it means"
             )
         found = conn.execute(
             select(workspaces.c.workspace_id).where(
@@ -143,15 +161,30 @@ def member_projects(conn: Connection, caller: Caller) -> set[str]:
 
 
 def authenticate(conn: Connection, keys: KeyCache, token: str | None) -> Caller:
+    """The caller a token stands for: an app's client secret, or a user's access token."""
     if not token:
         raise AuthenticationFailed(
             "authentication required: send 'Authorization: Bearer <client_secret>' "
-            "(or 'X-Auth-Token: <client_secret>')"
+            "(or 'X-Auth-Token: <client_secret>'); a user sends its access token instead"
         )
     try:
-        claims = verify_client_secret(conn, keys, token)
+        claims = verify_token(conn, keys, token)
+        typ = claims.get("typ")
+        if typ == REFRESH_TOKEN:
+            raise InvalidToken(
+                "a refresh token is accepted only by identity.token.grant; send an access token"
+            )
+        if typ == ACCESS_TOKEN:
+            from skyatlas.identity.users import access_token_caller
+
+            return access_token_caller(conn, claims)
+        claims = check_client_secret(claims)
     except InvalidToken as exc:
         raise AuthenticationFailed(f"invalid token: {exc}") from None
+    return _app_caller(conn, claims)
+
+
+def _app_caller(conn: Connection, claims: dict[str, Any]) -> Caller:
     row = conn.execute(
         select(
             apps.c.app_id,

@@ -157,6 +157,57 @@ service_accounts = Table(
 
 Index("ix_apps_client_id", apps.c.client_id)
 
+#: Local users: people who sign in with a password (apps are for programs). `user_id` is chosen
+#: by the admin and unique per domain. The password is kept only as an argon2 hash.
+users = Table(
+    "users",
+    metadata,
+    Column("domain_id", Str(ID), primary_key=True),
+    Column("user_id", Str(128), primary_key=True),
+    Column("name", Str(255), nullable=True),
+    Column("email", Str(255), nullable=True),
+    Column("password_hash", Text, nullable=False),
+    Column("state", Str(16), nullable=False),
+    # e.g. ["UPDATE_PASSWORD"]: what the user must do before the console lets them work.
+    Column("required_actions", JSONDoc, nullable=False),
+    # Wrong passwords in a row; the 10th locks the user until `locked_until`.
+    Column("failed_attempts", Integer, nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=True),
+    # Tokens issued before this instant are refused (moved forward by a password change).
+    Column("tokens_valid_after", UTCDateTime(), nullable=False),
+    Column("last_accessed_at", UTCDateTime(), nullable=True),
+    Column("tags", JSONDoc, nullable=False),
+    *_timestamps(),
+)
+
+#: What a user may do where: a role in the domain (DOMAIN, `workspace_id` NULL) or in one
+#: workspace (WORKSPACE; member roles also name one project or project group, as member apps
+#: do). One binding per user and workspace, and at most one DOMAIN binding per user.
+role_bindings = Table(
+    "role_bindings",
+    metadata,
+    Column("role_binding_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("user_id", Str(128), nullable=False),
+    Column("role_id", Str(ID), nullable=False, index=True),
+    Column("role_type", Str(24), nullable=False),
+    Column("resource_group", Str(16), nullable=False),
+    Column("workspace_id", Str(ID), nullable=True, index=True),
+    Column("project_id", Str(ID), nullable=True),
+    Column("project_group_id", Str(ID), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("domain_id", "user_id", "workspace_id"),
+)
+# NULLs never collide in a unique constraint, so the DOMAIN binding gets its own partial index.
+Index(
+    "uq_role_bindings_domain_binding",
+    role_bindings.c.domain_id,
+    role_bindings.c.user_id,
+    unique=True,
+    sqlite_where=role_bindings.c.workspace_id.is_(None),
+    postgresql_where=role_bindings.c.workspace_id.is_(None),
+)
+
 regions = Table(
     "regions",
     metadata,
@@ -488,6 +539,7 @@ WORKSPACE_OWNED: list[tuple[str, Table]] = [
     ("regions", regions),
     ("service accounts", service_accounts),
     ("apps", apps),
+    ("role bindings", role_bindings),
     ("projects", projects),
     ("project groups", project_groups),
 ]
@@ -587,3 +639,19 @@ budget_notices = Table(
     Column("notified_at", UTCDateTime(), nullable=False),
     Column("delivered_at", UTCDateTime(), nullable=True),
 )
+
+#: A web console sign-in. Only the SHA-256 of the cookie's random id is kept.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("session_hash", Str(64), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("user_id", Str(128), nullable=False),
+    Column("csrf_token", Str(64), nullable=False),
+    # The workspace the user is looking at; NULL in Admin mode or before the first choice.
+    Column("workspace_id", Str(ID), nullable=True),
+    Column("admin_mode", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+)
+Index("ix_console_sessions_user", console_sessions.c.domain_id, console_sessions.c.user_id)

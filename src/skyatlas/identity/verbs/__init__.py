@@ -10,9 +10,23 @@ def register(registry: Registry) -> None:
         project,
         project_group,
         role,
+        role_binding,
         service_account,
+        token,
+        user,
         workspace,
     )
 
-    for module in (domain, workspace, project_group, project, role, app, service_account):
+    for module in (
+        domain,
+        workspace,
+        project_group,
+        project,
+        role,
+        app,
+        service_account,
+        user,
+        role_binding,
+        token,
+    ):
         module.register(registry)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, update
 
 from skyatlas.api.registry import Registry
 from skyatlas.crud import (
@@ -24,14 +24,15 @@ from skyatlas.crud import (
     stat_rows,
     verb_factory,
 )
-from skyatlas.errors import InvalidParameter, PermissionDenied, not_found
+from skyatlas.errors import InvalidParameter
 from skyatlas.identity.roles import ADMIN_OWNER, RoleType
 from skyatlas.identity.tokens import issue_client_secret
+from skyatlas.identity.verbs.placement import resolve_place
 from skyatlas.identity.verbs.role import get_role
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import Empty, Id, Name, QueryParam, Request, StatRequest, StatResponse, Tags
-from skyatlas.store.tables import apps, project_groups, projects
+from skyatlas.store.tables import apps
 
 FIELDS = field_set(apps, "app_id", keyword=("name", "client_id"))
 MAX_LIFETIME = timedelta(days=365)
@@ -149,50 +150,18 @@ def _with_secret(ctx: Ctx, row: Any) -> dict[str, Any]:
 def _place(ctx: Ctx, req: AppCreate, role_type: RoleType) -> dict[str, Any]:
     """Where the app acts: checks the resource group against the role and the caller's reach."""
     group = _GROUP_FOR_ROLE[role_type]
-    if req.resource_group is not None and req.resource_group != group:
-        raise InvalidParameter(
-            f"resource_group {req.resource_group} does not fit a {role_type} role; "
-            f"a {role_type} app is {group}-level"
-        )
-    if group == "DOMAIN":
-        if not ctx.caller.is_admin:
-            raise PermissionDenied("only a domain admin can create a domain-level app")
-        if req.workspace_id or req.project_id or req.project_group_id:
-            raise InvalidParameter(
-                "a DOMAIN app takes no workspace_id, project_id or project_group_id"
-            )
-        return {"resource_group": group, "workspace_id": None}
-    workspace_id = ctx.caller.target_workspace(ctx.conn, req.workspace_id)
-    place: dict[str, Any] = {"resource_group": group, "workspace_id": workspace_id}
-    if group == "WORKSPACE":
-        if req.project_id or req.project_group_id:
-            raise InvalidParameter("a WORKSPACE app takes no project_id or project_group_id")
-        return place
-    if bool(req.project_id) == bool(req.project_group_id):
-        raise InvalidParameter(
-            "a PROJECT app (workspace member role) needs exactly one of project_id or "
-            "project_group_id"
-        )
-    if req.project_id:
-        found = ctx.conn.execute(
-            select(projects.c.project_id).where(
-                projects.c.project_id == req.project_id, projects.c.workspace_id == workspace_id
-            )
-        ).first()
-        if found is None:
-            raise not_found("project", "project_id", req.project_id)
-        place["project_id"] = req.project_id
-    else:
-        found = ctx.conn.execute(
-            select(project_groups.c.project_group_id).where(
-                project_groups.c.project_group_id == req.project_group_id,
-                project_groups.c.workspace_id == workspace_id,
-            )
-        ).first()
-        if found is None:
-            raise not_found("project group", "project_group_id", req.project_group_id or "")
-        place["project_group_id"] = req.project_group_id
-    return place
+    label = f"a {group} app" + (" (workspace member role)" if group == "PROJECT" else "")
+    return resolve_place(
+        ctx,
+        kind="app",
+        label=label,
+        role_type=role_type,
+        group=group,
+        requested_group=req.resource_group,
+        workspace_id=req.workspace_id,
+        project_id=req.project_id,
+        project_group_id=req.project_group_id,
+    )
 
 
 def register(registry: Registry) -> None:
@@ -223,7 +192,7 @@ def register(registry: Registry) -> None:
                 tags=req.tags,
                 created_at=now,
                 updated_at=now,
-                **{"project_id": None, "project_group_id": None, **place},
+                **place,
             )
         )
         return _with_secret(ctx, get_app(ctx, app_id))

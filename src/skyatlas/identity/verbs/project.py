@@ -22,7 +22,13 @@ from skyatlas.identity.roles import ADMIN_OWNER, ALL_ROLE_TYPES
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import Empty, Id, Name, QueryParam, Request, StatRequest, StatResponse, Tags
-from skyatlas.store.tables import apps, project_groups, projects, service_accounts
+from skyatlas.store.tables import (
+    apps,
+    project_groups,
+    projects,
+    role_bindings,
+    service_accounts,
+)
 
 FIELDS = field_set(projects, "project_id")
 ProjectType = Literal["PUBLIC", "PRIVATE"]
@@ -162,7 +168,8 @@ def register(registry: Registry) -> None:
 
     @verb("delete", ProjectRef, Empty, ADMIN_OWNER, "Delete a project")
     def delete_(ctx: Ctx, req: ProjectRef) -> dict[str, Any]:
-        """Delete a project. One that apps or service accounts still belong to is refused (409)."""
+        """Delete a project. One that apps, service accounts or role bindings still belong to
+        is refused (409)."""
         get_project(ctx, req.project_id)
         held = {
             "apps": ctx.conn.execute(
@@ -170,6 +177,9 @@ def register(registry: Registry) -> None:
             ).scalar_one(),
             "service accounts": ctx.conn.execute(
                 select(func.count()).where(service_accounts.c.project_id == req.project_id)
+            ).scalar_one(),
+            "role bindings": ctx.conn.execute(
+                select(func.count()).where(role_bindings.c.project_id == req.project_id)
             ).scalar_one(),
         }
         if any(held.values()):

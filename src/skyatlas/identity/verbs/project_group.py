@@ -22,7 +22,7 @@ from skyatlas.identity.roles import ADMIN_OWNER, ALL_ROLE_TYPES
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import Empty, Id, Name, QueryParam, Request, StatRequest, StatResponse, Tags
-from skyatlas.store.tables import apps, project_groups, projects
+from skyatlas.store.tables import apps, project_groups, projects, role_bindings
 
 FIELDS = field_set(project_groups, "project_group_id")
 
@@ -211,7 +211,7 @@ def register(registry: Registry) -> None:
     @verb("delete", ProjectGroupRef, Empty, ADMIN_OWNER, "Delete an empty project group")
     def delete_(ctx: Ctx, req: ProjectGroupRef) -> dict[str, Any]:
         """Delete a project group. A group that still holds groups or projects, or that an app
-        is assigned to, is refused (409)."""
+        or role binding is assigned to, is refused (409)."""
         get_group(ctx, req.project_group_id)
         gid = req.project_group_id
         held = {
@@ -223,6 +223,9 @@ def register(registry: Registry) -> None:
             ).scalar_one(),
             "apps": ctx.conn.execute(
                 select(func.count()).where(apps.c.project_group_id == gid)
+            ).scalar_one(),
+            "role bindings": ctx.conn.execute(
+                select(func.count()).where(role_bindings.c.project_group_id == gid)
             ).scalar_one(),
         }
         if any(held.values()):

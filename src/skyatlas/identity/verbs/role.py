@@ -14,7 +14,7 @@ from skyatlas.identity.roles import ADMIN, ADMIN_OWNER, PERMISSION_PATTERN, Role
 from skyatlas.ids import new_id, utcnow
 from skyatlas.runtime import Ctx
 from skyatlas.schemas import Empty, Id, Name, QueryParam, Request, Tags
-from skyatlas.store.tables import apps, roles
+from skyatlas.store.tables import apps, role_bindings, roles
 
 FIELDS = field_set(roles, "role_id")
 
@@ -142,13 +142,20 @@ def register(registry: Registry) -> None:
 
     @verb("delete", RoleRef, Empty, ADMIN, "Delete a custom role")
     def delete_(ctx: Ctx, req: RoleRef) -> dict[str, Any]:
-        """Delete a custom role no app uses (409 otherwise). Managed roles cannot be deleted."""
+        """Delete a custom role no app or role binding uses (409 otherwise). Managed roles
+        cannot be deleted."""
         _custom(ctx, req.role_id)
-        used = ctx.conn.execute(
-            select(func.count()).where(apps.c.role_id == req.role_id)
-        ).scalar_one()
-        if used:
-            raise Conflict(f"role {req.role_id} is used by {used} app(s)")
+        held = {
+            "app(s)": ctx.conn.execute(
+                select(func.count()).where(apps.c.role_id == req.role_id)
+            ).scalar_one(),
+            "role binding(s)": ctx.conn.execute(
+                select(func.count()).where(role_bindings.c.role_id == req.role_id)
+            ).scalar_one(),
+        }
+        if any(held.values()):
+            what = " and ".join(f"{n} {label}" for label, n in held.items() if n)
+            raise Conflict(f"role {req.role_id} is used by {what}")
         ctx.conn.execute(delete(roles).where(roles.c.role_id == req.role_id))
         return {}
 

@@ -182,6 +182,9 @@ def register(registry: Registry) -> None:
         return records[0]
 
     def _app_name(ctx: Ctx) -> str | None:
+        """Who created it, as the record shows: the app's name, or the signed-in user's id."""
+        if ctx.caller.user_id is not None:
+            return ctx.caller.user_id
         return ctx.conn.execute(
             select(apps.c.name).where(apps.c.app_id == ctx.caller.app_id)
         ).scalar_one_or_none()
