@@ -519,14 +519,18 @@ def test_schedules_queue_one_run_per_hour_per_collector(cenv, fake):
     env = cenv
     w = World(env, fake)
     fake.world[w.account("a1")] = [server(1)]
-    hourly = w.collector(name="at-3-and-15", schedule={"state": "ENABLED", "hours": [3, 15]})
-    w.collector(name="off", schedule={"state": "DISABLED", "hours": [3]})
-    at_3 = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)
-    started = queue_due_collections(env.runtime, at_3)
+    # Hours the real clock is not in while the test runs: the server's own scheduler must not
+    # queue a run of its own beside the ones this test asks for.
+    first = (datetime.now(UTC).hour + 6) % 24
+    hours = sorted({first, (first + 12) % 24})
+    hourly = w.collector(name="twice-a-day", schedule={"state": "ENABLED", "hours": hours})
+    w.collector(name="off", schedule={"state": "DISABLED", "hours": [first]})
+    at_first = datetime(2026, 11, 22, hours[0], 5, tzinfo=UTC)
+    started = queue_due_collections(env.runtime, at_first)
     assert len(started) == 1
-    assert queue_due_collections(env.runtime, at_3 + timedelta(minutes=50)) == []
-    assert queue_due_collections(env.runtime, at_3 + timedelta(hours=1)) == []
-    assert len(queue_due_collections(env.runtime, at_3 + timedelta(hours=12))) == 1
+    assert queue_due_collections(env.runtime, at_first + timedelta(minutes=50)) == []
+    assert queue_due_collections(env.runtime, at_first + timedelta(hours=1)) == []
+    assert len(queue_due_collections(env.runtime, at_first + timedelta(hours=12))) == 1
     drain(env)
     jobs_ = env.ok("/inventory/job/list", {"collector_id": hourly})["results"]
     assert len(jobs_) == 2
