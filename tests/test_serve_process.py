@@ -29,7 +29,15 @@ from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.slow
 
-BOOTSTRAP_KEYS = {"endpoint", "domain_id", "workspace_id", "app_id", "client_secret"}
+BOOTSTRAP_KEYS = {
+    "endpoint",
+    "domain_id",
+    "workspace_id",
+    "app_id",
+    "client_secret",
+    "admin_user_id",
+    "admin_password",
+}
 # shared/ sits beside the repository (in development and in CI alike).
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_8ec30d0a9dae03e0.txt"
 PG_ADMIN_URL = os.environ.get("SKYATLAS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -121,6 +129,7 @@ def test_first_start_writes_a_private_bootstrap_and_serves(tmp_path):
         output = server.output()
         assert str(path.resolve()) in unwrapped(output)
         assert boot["client_secret"] not in output
+        assert boot["admin_password"] not in output
 
         body = server.ok("/identity/workspace/list", boot["client_secret"])
         assert set(body) == {"results", "total_count"}

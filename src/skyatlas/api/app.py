@@ -21,6 +21,7 @@ from skyatlas.api.limits import BodySizeLimit
 from skyatlas.api.openapi import build_openapi
 from skyatlas.api.registry import Registry
 from skyatlas.api.transport import json_response, mount_verbs
+from skyatlas.console import mount_console
 from skyatlas.errors import SkyatlasError
 from skyatlas.explorer.routes import mount_explorer
 from skyatlas.jobs.wiring import build_workers
@@ -148,5 +149,6 @@ def create_app(runtime: Runtime, registry: Registry | None = None) -> FastAPI:
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     mount_verbs(app, runtime, registry)
     mount_explorer(app, runtime)
+    mount_console(app, runtime, registry)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     return app

@@ -101,6 +101,10 @@ def run_server(settings: Settings, *, demo: bool = False) -> None:
         console.print(f"skyatlas: loaded {result['demo_costs']:,} demo cost rows")
     _own_cost_store(runtime)
     console.print(f"skyatlas: serving on {settings.endpoint}  (API docs: {settings.endpoint}/docs)")
+    console.print(
+        f"skyatlas: web console on {settings.endpoint}/console  (user admin; its first password "
+        f"is admin_password in {boot.path})"
+    )
     app = create_app(runtime)
     try:
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
