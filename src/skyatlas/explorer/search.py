@@ -31,6 +31,7 @@ from skyatlas.explorer.sqlmatch import form_parts, glob_parts, matches
 from skyatlas.explorer.tags import resource_tags, tag_ids_matching, tagged_ids
 from skyatlas.identity.caller import Caller
 from skyatlas.inventory.service import VISIBLE_STATES, scope
+from skyatlas.store import textindex
 from skyatlas.store.tables import (
     KCRN,
     KCRN_PROJECT,
@@ -144,7 +145,10 @@ def _column_term(term: Term, dialect: str) -> ColumnElement[bool]:
     }[term.key]
     clause = _pattern(column, p, dialect)
     if not term.negated:
-        return clause
+        # A name pattern no B-tree can answer (`*web*`, `*-01`): the trigram index can.
+        substring = column is cs.c.name and p.form in ("contains", "suffix")
+        indexed = textindex.prefilter(column, [p.text]) if substring else None
+        return clause if indexed is None else and_(indexed, clause)
     if column.nullable:  # a resource without a name is "not named x"
         return or_(column.is_(None), not_(clause))
     return not_(clause)

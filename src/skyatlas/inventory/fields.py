@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, not_, or_, select
+from sqlalchemy import ColumnElement, and_, not_, or_, select
 
 from skyatlas.errors import InvalidParameter
 from skyatlas.query.compile import (
@@ -20,7 +20,8 @@ from skyatlas.query.compile import (
     json_field,
 )
 from skyatlas.query.model import EMPTY_LIST, Condition
-from skyatlas.query.sqlfuncs import json_scalar
+from skyatlas.query.sqlfuncs import json_scalar, like_pattern
+from skyatlas.store import textindex
 from skyatlas.store.tables import cloud_service_tags as tags_table
 from skyatlas.store.tables import cloud_services as cs
 from skyatlas.store.tables import custom_tag_links, custom_tag_links_with_tags, custom_tags
@@ -153,6 +154,22 @@ def _columns() -> dict[str, Field]:
     return columns
 
 
+def keyword_search(tokens: list[str]) -> ColumnElement[bool]:
+    """Every token is a substring of the resource's search text (name, ids, IPs, group, type).
+
+    The text is stored lower-cased, so a lowered token compares with a plain LIKE on both
+    backends, which PostgreSQL's trigram index answers; SQLite gets the FTS5 trigram
+    prefilter beside it (`skyatlas.store.textindex`)."""
+    lowered = [t.lower() for t in tokens]
+    clauses: list[ColumnElement[bool]] = [
+        cs.c.search_text.like(like_pattern(t), escape="\\") for t in lowered
+    ]
+    indexed = textindex.prefilter(cs.c.search_text, lowered)
+    if indexed is not None:
+        clauses.insert(0, indexed)
+    return and_(*clauses)
+
+
 FIELDS = FieldSet(
     id_key="cloud_service_id",
     columns=_columns(),
@@ -163,4 +180,5 @@ FIELDS = FieldSet(
         "tag_keys": _tag_keys_prefix(),
     },
     keyword=("_search_text",),
+    keyword_search=keyword_search,
 )

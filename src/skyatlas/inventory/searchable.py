@@ -8,6 +8,7 @@ Undeclared paths keep working through the general JSON-path conditions.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from typing import Any
@@ -119,6 +120,4 @@ def with_declared(fields: FieldSet, keys: set[str]) -> FieldSet:
         return Field(text.expr, "string", condition)
 
     prefixes = {**fields.prefixes, "data": Prefix(resolve=resolve, split=base.split)}
-    return FieldSet(
-        id_key=fields.id_key, columns=fields.columns, prefixes=prefixes, keyword=fields.keyword
-    )
+    return dataclasses.replace(fields, prefixes=prefixes)

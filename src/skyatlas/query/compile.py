@@ -54,13 +54,15 @@ class FieldSet:
     """The keys a resource answers to.
 
     `columns` are exact keys; `prefixes` handle `<name>.<rest>` keys (`data.compute.az`,
-    `tags.aws.Name`); `keyword` lists the keys a keyword token is matched against.
+    `tags.aws.Name`); `keyword` lists the keys a keyword token is matched against, unless
+    `keyword_search` compiles the tokens itself (a resource set with an index for them).
     """
 
     id_key: str
     columns: Mapping[str, Field]
     prefixes: Mapping[str, Prefix] = dc_field(default_factory=dict)
     keyword: tuple[str, ...] = ()
+    keyword_search: Callable[[list[str]], ColumnElement[bool]] | None = None
 
     def split_path(self, key: str) -> list[str]:
         """The segments of a key as a record nests them (`only` uses this)."""
@@ -231,8 +233,10 @@ def compile_condition(cond: Condition, fields: FieldSet) -> ColumnElement[bool]:
 
 def compile_keyword(keyword: str | None, fields: FieldSet) -> ColumnElement[bool] | None:
     """Every token must be a substring of at least one keyword field (tokens AND together)."""
-    if not keyword or not fields.keyword:
+    if not keyword or not (fields.keyword or fields.keyword_search):
         return None
+    if fields.keyword_search is not None:
+        return fields.keyword_search(keyword.split())
     exprs = [fields.resolve(k).expr for k in fields.keyword]
     return and_(*[or_(*[_like(e, token) for e in exprs]) for token in keyword.split()])
 

@@ -1,0 +1,112 @@
+"""Substring search that an index answers instead of a scan of every resource.
+
+A keyword token or a `*web*` name pattern is a substring test, which no B-tree can answer. Both
+backends get a trigram index over the resource's search text and name:
+
+- PostgreSQL: `pg_trgm` GIN indexes (migration 0011); the planner uses them for the `LIKE`
+  itself, so nothing extra is needed in the query.
+- SQLite: an FTS5 table with the `trigram` tokenizer over the same two columns, kept in step
+  with `cloud_services` by triggers. SQLite never consults it on its own, so a substring
+  condition also carries `rowid IN (SELECT rowid FROM cloud_services_text WHERE ... MATCH ...)`:
+  a phrase of trigrams matches exactly the rows containing that substring (case-sensitive, like
+  the columns: search text is stored lower-cased, names match case-sensitively).
+
+The `LIKE` / `GLOB` test stays beside the prefilter, so answers are the same with or without
+the index; needles shorter than a trigram cannot use it and fall back to the plain test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Boolean, literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+#: The SQLite FTS5 table (migration 0011) and the `cloud_services` columns it indexes.
+FTS_TABLE = "cloud_services_text"
+FTS_COLUMNS = ("search_text", "name")
+#: A trigram index can only look up needles at least this many characters long.
+MIN_NEEDLE = 3
+
+
+def _phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def match_query(column: str, needles: Iterable[str]) -> str | None:
+    """The FTS5 query "every needle occurs in `column`", or None when no needle is long
+    enough for the index."""
+    if column not in FTS_COLUMNS:
+        raise ValueError(f"{column} is not in the text index")
+    usable = sorted({n for n in needles if len(n) >= MIN_NEEDLE}, key=len, reverse=True)
+    if not usable:
+        return None
+    return " AND ".join(f"{column} : {_phrase(n)}" for n in usable)
+
+
+class contains_all(FunctionElement[bool]):
+    """The resource's `column` contains every needle, answered by the trigram index: a
+    prefilter to AND beside the exact test, never a replacement for it."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "contains_all"
+
+    def __init__(self, column: Any, query: str) -> None:
+        super().__init__(column, literal(query))
+
+
+def prefilter(column: Any, needles: Iterable[str]) -> contains_all | None:
+    """`contains_all` for the needles the index can look up, or None when none can."""
+    query = match_query(column.name, needles)
+    return None if query is None else contains_all(column, query)
+
+
+@compiles(contains_all, "sqlite")
+def _contains_all_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    column, query = list(element.clauses)
+    qualified = compiler.process(column, **kw)
+    owner = qualified.rsplit(".", 1)[0] + "." if "." in qualified else ""
+    return (
+        f"({owner}rowid IN (SELECT rowid FROM {FTS_TABLE} "
+        f"WHERE {FTS_TABLE} MATCH {compiler.process(query, **kw)}))"
+    )
+
+
+@compiles(contains_all)
+def _contains_all_other(element: Any, compiler: Any, **kw: Any) -> str:
+    # PostgreSQL's trigram GIN index serves the LIKE beside this directly.
+    return "true"
+
+
+#: SQLite DDL: the FTS5 table over `cloud_services` (external content: the text is not stored
+#: twice; full detail, since a substring longer than three characters is a phrase of trigrams,
+#: which needs their positions) and the triggers that keep it in step. Updates touch the index
+#: only when the text or the name actually changed, so a re-collection that rewrites a row
+#: costs nothing here.
+SQLITE_DDL = (
+    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(search_text, name, "
+    "content='cloud_services', content_rowid='rowid', tokenize='trigram case_sensitive 1')",
+    f"CREATE TRIGGER {FTS_TABLE}_insert AFTER INSERT ON cloud_services BEGIN "
+    f"INSERT INTO {FTS_TABLE}(rowid, search_text, name) "
+    "VALUES (new.rowid, new.search_text, new.name); END",
+    f"CREATE TRIGGER {FTS_TABLE}_delete AFTER DELETE ON cloud_services BEGIN "
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text, name) "
+    "VALUES ('delete', old.rowid, old.search_text, old.name); END",
+    f"CREATE TRIGGER {FTS_TABLE}_update AFTER UPDATE OF search_text, name ON cloud_services "
+    "WHEN old.search_text IS NOT new.search_text OR old.name IS NOT new.name BEGIN "
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text, name) "
+    "VALUES ('delete', old.rowid, old.search_text, old.name); "
+    f"INSERT INTO {FTS_TABLE}(rowid, search_text, name) "
+    "VALUES (new.rowid, new.search_text, new.name); END",
+    # Index what the table already holds.
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",
+)
+SQLITE_DROP = (
+    f"DROP TRIGGER IF EXISTS {FTS_TABLE}_insert",
+    f"DROP TRIGGER IF EXISTS {FTS_TABLE}_delete",
+    f"DROP TRIGGER IF EXISTS {FTS_TABLE}_update",
+    f"DROP TABLE IF EXISTS {FTS_TABLE}",
+)
