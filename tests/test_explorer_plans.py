@@ -14,6 +14,10 @@ QUERIES = [
     "tag:all",
     "tag:none",
     "tag.value=prod&service=EC2",
+    # Name patterns: the trigram index drives a sorted page, a walked page tests each row.
+    "resource_name=*r-1*",
+    "resource_name=*-2*&tag.key=env",
+    "resource_name=*1",
 ]
 
 

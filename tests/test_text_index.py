@@ -24,6 +24,7 @@ NAMES = [
     "web",
     "WEB-Upper",
     "back\\slash-web",
+    "ΟΔΟΣΑ",  # lower-cases to "οδοσα", while "ΔΟΣ" alone lower-cases to "δος" (final sigma)
 ]
 
 
@@ -75,6 +76,8 @@ def test_keyword_and_name_patterns_find_exact_substrings(world) -> None:
     assert _name_contains(env, "web") == {ids[n] for n in NAMES if "web" in n}
     assert _name_contains(env, "WEB") == {ids["WEB-Upper"]}
     assert _name_contains(env, "d-Na") == {ids['quote"d-Name']}
+    assert _name_contains(env, "ВЕБ") == {ids["Ünïcode-Straße-ВЕБ"]}
+    assert _name_contains(env, "ΔΟΣ") == {ids["ΟΔΟΣΑ"]}
 
 
 def test_renames_are_searchable_at_once(world) -> None:
@@ -136,5 +139,5 @@ def test_sqlite_reads_the_trigram_index_for_substrings(sqlite_env) -> None:
     # Driven by the index's row ids, never a scan of every resource.
     assert not any(step.split()[:2] == ["SCAN", "cloud_services"] for step in steps), steps
     # Needles shorter than a trigram cannot use the index; quotes are doubled inside a phrase.
-    assert match_query("search_text", ["ab", 'q"x"']) == 'search_text : "q""x"""'
-    assert match_query("name", ["ab"]) is None
+    assert match_query(["ab", 'q"x"']) == '"q""x"""'
+    assert match_query(["ab"]) is None

@@ -119,8 +119,12 @@ def _pattern(expr: Any, pattern: Pattern, dialect: str) -> ColumnElement[bool]:
     return matches(expr, form_parts(pattern.form, pattern.text), dialect)
 
 
-def _column_term(term: Term, dialect: str) -> ColumnElement[bool]:
-    """A condition on one of the resource's own fields, negation included."""
+def _column_term(term: Term, dialect: str, probe: bool = False) -> ColumnElement[bool]:
+    """A condition on one of the resource's own fields, negation included.
+
+    `probe`: the page is read along the KCRN index, so a name pattern is tested row by row
+    rather than looked up in the trigram index (which would drive the query and sort every
+    match instead of stopping after a page)."""
     p = term.pattern
     if p.form == "any":
         return false() if term.negated else true()
@@ -146,8 +150,8 @@ def _column_term(term: Term, dialect: str) -> ColumnElement[bool]:
     clause = _pattern(column, p, dialect)
     if not term.negated:
         # A name pattern no B-tree can answer (`*web*`, `*-01`): the trigram index can.
-        substring = column is cs.c.name and p.form in ("contains", "suffix")
-        indexed = textindex.prefilter(column, [p.text]) if substring else None
+        substring = column is cs.c.name and p.form in ("contains", "suffix") and not probe
+        indexed = textindex.name_prefilter(column, p.text) if substring else None
         return clause if indexed is None else and_(indexed, clause)
     if column.nullable:  # a resource without a name is "not named x"
         return or_(column.is_(None), not_(clause))
@@ -211,7 +215,7 @@ def conditions(
     parsed = filter_string.parse(flt.filter_string)
     for term in parsed.terms:
         if not term.key.startswith("tag."):
-            out.append(_column_term(term, dialect))
+            out.append(_column_term(term, dialect, probe))
     out.extend(_tag_conditions(parsed, dialect, probe))
     return out
 

@@ -1,15 +1,15 @@
 """Substring search that an index answers instead of a scan of every resource.
 
 A keyword token or a `*web*` name pattern is a substring test, which no B-tree can answer. Both
-backends get a trigram index over the resource's search text and name:
+backends get a trigram index over the resource's search text (lower-cased name, ids, IPs, group
+and type; a name pattern looks up its lower-cased text there, then tests the name itself):
 
-- PostgreSQL: `pg_trgm` GIN indexes (migration 0011); the planner uses them for the `LIKE`
-  itself, so nothing extra is needed in the query.
-- SQLite: an FTS5 table with the `trigram` tokenizer over the same two columns, kept in step
-  with `cloud_services` by triggers. SQLite never consults it on its own, so a substring
-  condition also carries `rowid IN (SELECT rowid FROM cloud_services_text WHERE ... MATCH ...)`:
-  a phrase of trigrams matches exactly the rows containing that substring (case-sensitive, like
-  the columns: search text is stored lower-cased, names match case-sensitively).
+- PostgreSQL: `pg_trgm` GIN indexes on the search text and the name (migration 0011); the
+  planner uses them for the `LIKE` itself, so nothing extra is needed in the query.
+- SQLite: an FTS5 table with the `trigram` tokenizer over the search text, kept in step with
+  `cloud_services` by triggers. SQLite never consults it on its own, so a substring condition
+  also carries `rowid IN (SELECT rowid FROM cloud_services_text WHERE ... MATCH ...)`: a phrase
+  of trigrams matches exactly the rows containing that substring.
 
 The `LIKE` / `GLOB` test stays beside the prefilter, so answers are the same with or without
 the index; needles shorter than a trigram cannot use it and fall back to the plain test.
@@ -24,9 +24,8 @@ from sqlalchemy import Boolean, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-#: The SQLite FTS5 table (migration 0011) and the `cloud_services` columns it indexes.
+#: The SQLite FTS5 table (migration 0011) over `cloud_services.search_text`.
 FTS_TABLE = "cloud_services_text"
-FTS_COLUMNS = ("search_text", "name")
 #: A trigram index can only look up needles at least this many characters long.
 MIN_NEEDLE = 3
 
@@ -35,19 +34,17 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def match_query(column: str, needles: Iterable[str]) -> str | None:
-    """The FTS5 query "every needle occurs in `column`", or None when no needle is long
+def match_query(needles: Iterable[str]) -> str | None:
+    """The FTS5 query "every needle occurs in the search text", or None when no needle is long
     enough for the index."""
-    if column not in FTS_COLUMNS:
-        raise ValueError(f"{column} is not in the text index")
     usable = sorted({n for n in needles if len(n) >= MIN_NEEDLE}, key=len, reverse=True)
     if not usable:
         return None
-    return " AND ".join(f"{column} : {_phrase(n)}" for n in usable)
+    return " AND ".join(_phrase(n) for n in usable)
 
 
 class contains_all(FunctionElement[bool]):
-    """The resource's `column` contains every needle, answered by the trigram index: a
+    """The resource's search text contains every needle, answered by the trigram index: a
     prefilter to AND beside the exact test, never a replacement for it."""
 
     type = Boolean()
@@ -62,9 +59,17 @@ class contains_all(FunctionElement[bool]):
 
 
 def prefilter(column: Any, needles: Iterable[str]) -> contains_all | None:
-    """`contains_all` for the needles the index can look up, or None when none can."""
-    query = match_query(column.name, needles)
+    """`contains_all` over the search text for the (lower-cased) needles the index can look
+    up, or None when none can. `column` is any column of the table whose rows are filtered."""
+    query = match_query(needles)
     return None if query is None else contains_all(column, query)
+
+
+def name_prefilter(column: Any, text: str) -> contains_all | None:
+    """A prefilter for "the name contains `text`" (case-sensitive): the search text holds the
+    lower-cased name. Only for ASCII text, whose lower case is the same character by character
+    wherever it stands (Unicode's is not: a final sigma lowers differently)."""
+    return prefilter(column, [text.lower()]) if text.isascii() else None
 
 
 @compiles(contains_all, "sqlite")
@@ -87,23 +92,21 @@ def _contains_all_other(element: Any, compiler: Any, **kw: Any) -> str:
 #: SQLite DDL: the FTS5 table over `cloud_services` (external content: the text is not stored
 #: twice; full detail, since a substring longer than three characters is a phrase of trigrams,
 #: which needs their positions) and the triggers that keep it in step. Updates touch the index
-#: only when the text or the name actually changed, so a re-collection that rewrites a row
-#: costs nothing here.
+#: only when the text actually changed, so a re-collection that rewrites a row costs nothing
+#: here.
 SQLITE_DDL = (
-    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(search_text, name, "
+    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(search_text, "
     "content='cloud_services', content_rowid='rowid', tokenize='trigram case_sensitive 1')",
     f"CREATE TRIGGER {FTS_TABLE}_insert AFTER INSERT ON cloud_services BEGIN "
-    f"INSERT INTO {FTS_TABLE}(rowid, search_text, name) "
-    "VALUES (new.rowid, new.search_text, new.name); END",
+    f"INSERT INTO {FTS_TABLE}(rowid, search_text) VALUES (new.rowid, new.search_text); END",
     f"CREATE TRIGGER {FTS_TABLE}_delete AFTER DELETE ON cloud_services BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text, name) "
-    "VALUES ('delete', old.rowid, old.search_text, old.name); END",
-    f"CREATE TRIGGER {FTS_TABLE}_update AFTER UPDATE OF search_text, name ON cloud_services "
-    "WHEN old.search_text IS NOT new.search_text OR old.name IS NOT new.name BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text, name) "
-    "VALUES ('delete', old.rowid, old.search_text, old.name); "
-    f"INSERT INTO {FTS_TABLE}(rowid, search_text, name) "
-    "VALUES (new.rowid, new.search_text, new.name); END",
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text) "
+    "VALUES ('delete', old.rowid, old.search_text); END",
+    f"CREATE TRIGGER {FTS_TABLE}_update AFTER UPDATE OF search_text ON cloud_services "
+    "WHEN old.search_text IS NOT new.search_text BEGIN "
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text) "
+    "VALUES ('delete', old.rowid, old.search_text); "
+    f"INSERT INTO {FTS_TABLE}(rowid, search_text) VALUES (new.rowid, new.search_text); END",
     # Merge segments 16 at a time rather than 4: fewer passes rewriting the index while a big
     # import writes it (200,000 resources: 82 s instead of 94 s), at no measurable query cost.
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('automerge', 16)",

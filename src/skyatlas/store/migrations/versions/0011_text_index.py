@@ -5,9 +5,9 @@ Revises: 0010
 Create Date: 2026-11-23
 
 - SQLite: the FTS5 table `cloud_services_text` (trigram tokenizer, external content) over
-  `cloud_services.search_text` and `name`, with the triggers that keep it in step; existing
-  resources are indexed here (one pass over the table).
-- PostgreSQL: `pg_trgm` GIN indexes on the same two columns. `pg_trgm` is a trusted extension
+  `cloud_services.search_text` (which holds the lower-cased name), with the triggers that keep
+  it in step; existing resources are indexed here (one pass over the table).
+- PostgreSQL: `pg_trgm` GIN indexes on `search_text` and `name`. `pg_trgm` is a trusted extension
   (a database owner may create it); where it cannot be created the indexes are left out and
   substring search scans, as before.
 """
