@@ -8,11 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.dialects import sqlite
 
 from skyatlas.inventory.fields import FIELDS
 from skyatlas.query.compile import compile_keyword
 from skyatlas.store.tables import cloud_services
-from skyatlas.store.textindex import FTS_TABLE, match_query
+from skyatlas.store.textindex import FTS_TABLE, contains_all
 
 NAMES = [
     "checkout-worker-prod-01",
@@ -138,6 +139,10 @@ def test_sqlite_reads_the_trigram_index_for_substrings(sqlite_env) -> None:
     assert any(FTS_TABLE in step for step in steps), steps
     # Driven by the index's row ids, never a scan of every resource.
     assert not any(step.split()[:2] == ["SCAN", "cloud_services"] for step in steps), steps
-    # Needles shorter than a trigram cannot use the index; quotes are doubled inside a phrase.
-    assert match_query(["ab", 'q"x"']) == '"q""x"""'
-    assert match_query(["ab"]) is None
+    # Quotes are doubled inside a phrase; a needle shorter than a trigram is refused, never
+    # silently dropped from an exact test.
+    clause = contains_all(cloud_services.c.search_text, ['q"x"'])
+    sql = str(clause.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    assert 'MATCH \'"q""x"""\'' in sql
+    with pytest.raises(ValueError):
+        contains_all(cloud_services.c.search_text, ["abc", "ab"])

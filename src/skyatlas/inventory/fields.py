@@ -157,16 +157,18 @@ def _columns() -> dict[str, Field]:
 def keyword_search(tokens: list[str]) -> ColumnElement[bool]:
     """Every token is a substring of the resource's search text (name, ids, IPs, group, type).
 
-    The text is stored lower-cased, so a lowered token compares with a plain LIKE on both
-    backends, which PostgreSQL's trigram index answers; SQLite gets the FTS5 trigram
-    prefilter beside it (`skyatlas.store.textindex`)."""
+    The text is stored lower-cased, so lowered tokens compare exactly: through the trigram
+    index (`skyatlas.store.textindex`) when a token is at least three characters long, with a
+    plain LIKE when it is shorter."""
     lowered = [t.lower() for t in tokens]
+    long = [t for t in lowered if len(t) >= textindex.MIN_NEEDLE]
     clauses: list[ColumnElement[bool]] = [
-        cs.c.search_text.like(like_pattern(t), escape="\\") for t in lowered
+        cs.c.search_text.like(like_pattern(t), escape="\\")
+        for t in lowered
+        if len(t) < textindex.MIN_NEEDLE
     ]
-    indexed = textindex.prefilter(cs.c.search_text, lowered)
-    if indexed is not None:
-        clauses.insert(0, indexed)
+    if long:
+        clauses.insert(0, textindex.contains_all(cs.c.search_text, long))
     return and_(*clauses)
 
 

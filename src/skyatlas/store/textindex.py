@@ -24,6 +24,8 @@ from sqlalchemy import Boolean, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from skyatlas.query.sqlfuncs import like_pattern
+
 #: The SQLite FTS5 table (migration 0011) over `cloud_services.search_text`.
 FTS_TABLE = "cloud_services_text"
 #: A trigram index can only look up needles at least this many characters long.
@@ -34,47 +36,53 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def match_query(needles: Iterable[str]) -> str | None:
-    """The FTS5 query "every needle occurs in the search text", or None when no needle is long
-    enough for the index."""
-    usable = sorted({n for n in needles if len(n) >= MIN_NEEDLE}, key=len, reverse=True)
-    if not usable:
-        return None
-    return " AND ".join(_phrase(n) for n in usable)
-
-
-class contains_all(FunctionElement[bool]):
-    """The resource's search text contains every needle, answered by the trigram index: a
-    prefilter to AND beside the exact test, never a replacement for it."""
-
+class _trigram_lookup(FunctionElement[bool]):
     type = Boolean()
     inherit_cache = True
-    name = "contains_all"
     # Already a condition: without this SQLAlchemy writes `(... IN (...)) = 1` on SQLite, which
     # hides the IN from the planner and turns the index lookup into a scan.
     _is_implicitly_boolean = True
 
-    def __init__(self, column: Any, query: str) -> None:
-        super().__init__(column, literal(query))
+    def __init__(self, column: Any, needles: Iterable[str]) -> None:
+        usable = sorted(set(needles), key=len, reverse=True)
+        if not usable or len(usable[-1]) < MIN_NEEDLE:
+            raise ValueError(f"the trigram index looks up needles of {MIN_NEEDLE}+ characters")
+        query = " AND ".join(_phrase(n) for n in usable)
+        super().__init__(column, literal(query), *[literal(like_pattern(n)) for n in usable])
 
 
-def prefilter(column: Any, needles: Iterable[str]) -> contains_all | None:
-    """`contains_all` over the search text for the (lower-cased) needles the index can look
-    up, or None when none can. `column` is any column of the table whose rows are filtered."""
-    query = match_query(needles)
-    return None if query is None else contains_all(column, query)
+class contains_all(_trigram_lookup):
+    """The search text (`column`) contains every needle (lower-cased, each at least a trigram
+    long): exactly, on both backends. On SQLite the trigram index alone answers it (a phrase of
+    trigrams is exactly a substring), so a broad match never reads the rows' text; PostgreSQL
+    tests `LIKE`, which its trigram index serves."""
+
+    inherit_cache = True
+    name = "contains_all"
 
 
-def name_prefilter(column: Any, text: str) -> contains_all | None:
+class prefilter_all(_trigram_lookup):
+    """Rows whose search text contains every needle: a superset to AND beside an exact test of
+    another column (`column` names the table). PostgreSQL needs none (its indexes serve that
+    test directly)."""
+
+    inherit_cache = True
+    name = "prefilter_all"
+
+
+def name_prefilter(column: Any, text: str) -> prefilter_all | None:
     """A prefilter for "the name contains `text`" (case-sensitive): the search text holds the
     lower-cased name. Only for ASCII text, whose lower case is the same character by character
     wherever it stands (Unicode's is not: a final sigma lowers differently)."""
-    return prefilter(column, [text.lower()]) if text.isascii() else None
+    if not text.isascii() or len(text) < MIN_NEEDLE:
+        return None
+    return prefilter_all(column, [text.lower()])
 
 
 @compiles(contains_all, "sqlite")
-def _contains_all_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    column, query = list(element.clauses)
+@compiles(prefilter_all, "sqlite")
+def _lookup_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    column, query, *_ = list(element.clauses)
     qualified = compiler.process(column, **kw)
     owner = qualified.rsplit(".", 1)[0] + "." if "." in qualified else ""
     return (
@@ -85,7 +93,17 @@ def _contains_all_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 
 @compiles(contains_all)
 def _contains_all_other(element: Any, compiler: Any, **kw: Any) -> str:
-    # PostgreSQL's trigram GIN index serves the LIKE beside this directly.
+    column, _, *patterns = list(element.clauses)
+    text = compiler.process(column, **kw)
+    return (
+        "("
+        + " AND ".join(f"{text} LIKE {compiler.process(p, **kw)} ESCAPE '\\'" for p in patterns)
+        + ")"
+    )
+
+
+@compiles(prefilter_all)
+def _prefilter_other(element: Any, compiler: Any, **kw: Any) -> str:
     return "true"
 
 
