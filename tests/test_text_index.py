@@ -146,3 +146,28 @@ def test_sqlite_reads_the_trigram_index_for_substrings(sqlite_env) -> None:
     assert 'MATCH \'"q""x"""\'' in sql
     with pytest.raises(ValueError):
         contains_all(cloud_services.c.search_text, ["abc", "ab"])
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_walked_and_sorted_keyword_pages_agree(env, monkeypatch, limit) -> None:
+    """A keyword page read along the id index (many matches) is the page sorting every match
+    would give, page after page."""
+    from skyatlas.query import execute
+
+    for i in range(24):
+        _create(env, f"{['web', 'api', 'webapp'][i % 3]}-node-{i:02d}", f"10.2.0.{i}")
+
+    def pages(keyword: str) -> list[tuple[int, list[str]]]:
+        out = []
+        for start in range(1, 26, limit):
+            body = {"query": {"keyword": keyword, "page": {"start": start, "limit": limit}}}
+            answer = env.ok("/inventory/cloud-service/list", body)
+            out.append((answer["total_count"], [r["cloud_service_id"] for r in answer["results"]]))
+        return out
+
+    for keyword in ("web", "node 10.2", "webapp-node"):
+        monkeypatch.setattr(execute, "WALK_THRESHOLD", 10**9)
+        sorted_pages = pages(keyword)
+        monkeypatch.setattr(execute, "WALK_THRESHOLD", 0)
+        assert pages(keyword) == sorted_pages, keyword
+        assert sorted_pages[0][0] > 0

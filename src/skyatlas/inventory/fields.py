@@ -154,12 +154,12 @@ def _columns() -> dict[str, Field]:
     return columns
 
 
-def keyword_search(tokens: list[str]) -> ColumnElement[bool]:
+def keyword_search(tokens: list[str], probe: bool = False) -> ColumnElement[bool]:
     """Every token is a substring of the resource's search text (name, ids, IPs, group, type).
 
     The text is stored lower-cased, so lowered tokens compare exactly: through the trigram
     index (`skyatlas.store.textindex`) when a token is at least three characters long, with a
-    plain LIKE when it is shorter."""
+    plain LIKE when it is shorter. `probe`: test each row rather than drive the query."""
     lowered = [t.lower() for t in tokens]
     long = [t for t in lowered if len(t) >= textindex.MIN_NEEDLE]
     clauses: list[ColumnElement[bool]] = [
@@ -168,7 +168,8 @@ def keyword_search(tokens: list[str]) -> ColumnElement[bool]:
         if len(t) < textindex.MIN_NEEDLE
     ]
     if long:
-        clauses.insert(0, textindex.contains_all(cs.c.search_text, long))
+        lookup = textindex.contains_all_by_row if probe else textindex.contains_all
+        clauses.insert(0, lookup(cs.c.search_text, long))
     return and_(*clauses)
 
 

@@ -62,7 +62,9 @@ class FieldSet:
     columns: Mapping[str, Field]
     prefixes: Mapping[str, Prefix] = dc_field(default_factory=dict)
     keyword: tuple[str, ...] = ()
-    keyword_search: Callable[[list[str]], ColumnElement[bool]] | None = None
+    #: (tokens, probe) → condition; `probe`: the page is read along an index in sort order,
+    #: so the tokens are tested row by row instead of driving the query (see `run_list`).
+    keyword_search: Callable[[list[str], bool], ColumnElement[bool]] | None = None
 
     def split_path(self, key: str) -> list[str]:
         """The segments of a key as a record nests them (`only` uses this)."""
@@ -231,25 +233,30 @@ def compile_condition(cond: Condition, fields: FieldSet) -> ColumnElement[bool]:
     raise InvalidParameter(f"{label}: unknown operator '{op}'")  # pragma: no cover
 
 
-def compile_keyword(keyword: str | None, fields: FieldSet) -> ColumnElement[bool] | None:
+def compile_keyword(
+    keyword: str | None, fields: FieldSet, probe: bool = False
+) -> ColumnElement[bool] | None:
     """Every token must be a substring of at least one keyword field (tokens AND together)."""
     if not keyword or not (fields.keyword or fields.keyword_search):
         return None
     if fields.keyword_search is not None:
-        return fields.keyword_search(keyword.split())
+        return fields.keyword_search(keyword.split(), probe)
     exprs = [fields.resolve(k).expr for k in fields.keyword]
     return and_(*[or_(*[_like(e, token) for e in exprs]) for token in keyword.split()])
 
 
 def compile_where(
-    query: Query | StatQuery, fields: FieldSet, *extra: ColumnElement[bool]
+    query: Query | StatQuery,
+    fields: FieldSet,
+    *extra: ColumnElement[bool],
+    probe: bool = False,
 ) -> ColumnElement[bool]:
     """filter (AND) ∧ (filter_or, ORed) ∧ keyword ∧ any scope clauses the service adds."""
     parts: list[ColumnElement[bool]] = list(extra)
     parts.extend(compile_condition(c, fields) for c in query.filter)
     if query.filter_or:
         parts.append(or_(*[compile_condition(c, fields) for c in query.filter_or]))
-    kw = compile_keyword(query.keyword, fields)
+    kw = compile_keyword(query.keyword, fields, probe)
     if kw is not None:
         parts.append(kw)
     return and_(true(), *parts)

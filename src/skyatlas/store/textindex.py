@@ -61,6 +61,15 @@ class contains_all(_trigram_lookup):
     name = "contains_all"
 
 
+class contains_all_by_row(contains_all):
+    """`contains_all` tested row by row: on SQLite the row id is hidden from the planner
+    (`+rowid`), so the query is driven by the index of its sort order and stops after a page
+    instead of sorting every match (the lookup itself is made once)."""
+
+    inherit_cache = True
+    name = "contains_all_by_row"
+
+
 class prefilter_all(_trigram_lookup):
     """Rows whose search text contains every needle: a superset to AND beside an exact test of
     another column (`column` names the table). PostgreSQL needs none (its indexes serve that
@@ -80,18 +89,21 @@ def name_prefilter(column: Any, text: str) -> prefilter_all | None:
 
 
 @compiles(contains_all, "sqlite")
+@compiles(contains_all_by_row, "sqlite")
 @compiles(prefilter_all, "sqlite")
 def _lookup_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     column, query, *_ = list(element.clauses)
     qualified = compiler.process(column, **kw)
     owner = qualified.rsplit(".", 1)[0] + "." if "." in qualified else ""
+    hidden = "+" if isinstance(element, contains_all_by_row) else ""
     return (
-        f"({owner}rowid IN (SELECT rowid FROM {FTS_TABLE} "
+        f"({hidden}{owner}rowid IN (SELECT rowid FROM {FTS_TABLE} "
         f"WHERE {FTS_TABLE} MATCH {compiler.process(query, **kw)}))"
     )
 
 
 @compiles(contains_all)
+@compiles(contains_all_by_row)
 def _contains_all_other(element: Any, compiler: Any, **kw: Any) -> str:
     column, _, *patterns = list(element.clauses)
     text = compiler.process(column, **kw)
