@@ -11,8 +11,10 @@ and type; a name pattern looks up its lower-cased text there, then tests the nam
   also carries `rowid IN (SELECT rowid FROM cloud_services_text WHERE ... MATCH ...)`: a phrase
   of trigrams matches exactly the rows containing that substring.
 
-The `LIKE` / `GLOB` test stays beside the prefilter, so answers are the same with or without
-the index; needles shorter than a trigram cannot use it and fall back to the plain test.
+A keyword token is answered by the index alone (`contains_all`: exact, since the search text
+and the token are both lower-cased); a name pattern keeps its case-sensitive `GLOB` beside the
+index's superset (`prefilter_all`). Needles shorter than a trigram cannot use the index and are
+tested with `LIKE` / `GLOB` alone.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class _trigram_lookup(FunctionElement[bool]):
     _is_implicitly_boolean = True
 
     def __init__(self, column: Any, needles: Iterable[str]) -> None:
-        usable = sorted(set(needles), key=len, reverse=True)
+        usable = sorted(set(needles), key=lambda n: (-len(n), n))
         if not usable or len(usable[-1]) < MIN_NEEDLE:
             raise ValueError(f"the trigram index looks up needles of {MIN_NEEDLE}+ characters")
         query = " AND ".join(_phrase(n) for n in usable)
