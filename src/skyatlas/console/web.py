@@ -105,6 +105,11 @@ class View:
     def is_htmx(self) -> bool:
         return self.request.headers.get("hx-request") == "true"
 
+    def wants_fragment(self, target: str) -> bool:
+        """An htmx request that only replaces `#target` (a table's pager, sort header or
+        results), so the page answers with that fragment instead of the whole page."""
+        return self.is_htmx and self.request.headers.get("hx-target") == target
+
     def arg(self, name: str, default: str = "") -> str:
         """A form field, else a query parameter, stripped."""
         value = self.form.get(name)

@@ -95,11 +95,6 @@ def latest_jobs(
     return found
 
 
-def wants_fragment(view: View, target: str) -> bool:
-    """An htmx request that only replaces `#target` (a table's pager or sort header)."""
-    return view.is_htmx and view.request.headers.get("hx-target") == target
-
-
 # -- collectors ----------------------------------------------------------------------------
 COLLECTOR_SORTS = ("name", "provider", "created_at", "last_collected_at")
 
@@ -147,7 +142,7 @@ def _collectors_table(view: View) -> dict[str, Any]:
 def collectors_page(view: View) -> Response:
     """The collectors of this workspace, each with its schedule and its last job."""
     table = _collectors_table(view)
-    if wants_fragment(view, "collectors-table"):
+    if view.wants_fragment("collectors-table"):
         return view.render("collection/_collectors_table.html", **table)
     form = _form_context(view, {"plugin": view.arg("plugin", "file")}, None)
     return view.render("collection/collectors.html", form=form, **table)
@@ -219,7 +214,7 @@ def collector_page(view: View) -> Response:
     """One collector: its options, schedule, runs; run it now or delete it."""
     collector_id = path_param(view, "collector_id")
     jobs = _jobs_table(view, collector_id)
-    if wants_fragment(view, "jobs-table"):
+    if view.wants_fragment("jobs-table"):
         return view.render("collection/_jobs_table.html", **jobs)
     collector = view.call("inventory", "collector", "get", {"collector_id": collector_id})
     return view.render(

@@ -21,7 +21,6 @@ from skyatlas.console.pages.collection import (
     latest_jobs,
     path_param,
     table_query,
-    wants_fragment,
 )
 from skyatlas.console.web import PREFIX, Pages, View
 from skyatlas.cost.budget import months_between
@@ -132,7 +131,7 @@ def _register_context(view: View, values: dict[str, str], error: str | None) -> 
 def data_sources_page(view: View) -> Response:
     """Where costs come from, when each was last synced and how its last sync went."""
     table = _ds_table(view)
-    if wants_fragment(view, "ds-table"):
+    if view.wants_fragment("ds-table"):
         return view.render("cost/_data_sources_table.html", **table)
     form = _register_context(view, {"plugin": view.arg("plugin", "focus")}, None)
     return view.render("cost/data_sources.html", form=form, **table)
@@ -448,7 +447,7 @@ def analysis_page(view: View) -> Response:
     sources = _data_sources(view)
     projects = _projects(view)
     result = _analysis(view, sources, projects)
-    if wants_fragment(view, "analysis-result"):
+    if view.wants_fragment("analysis-result"):
         return view.render("cost/_analysis_result.html", **result)
     return view.render(
         "cost/analysis.html",
@@ -526,7 +525,7 @@ def _names(view: View) -> dict[str, str]:
 def budgets_page(view: View) -> Response:
     """Budgets with a utilisation bar per month: actual cost against the month's limit."""
     table = _budgets_table(view)
-    if wants_fragment(view, "budgets-table"):
+    if view.wants_fragment("budgets-table"):
         return view.render("cost/_budgets_table.html", names=_names(view), **table)
     form = _budget_form(view, {"time_unit": "MONTHLY", "currency": "USD"}, None)
     names = {p["project_id"]: p["name"] for p in form["projects"]}

@@ -182,7 +182,7 @@ def _search_context(view: View, search: Search) -> dict[str, Any]:
 def explorer(view: View) -> Response:
     search = read_search(view)
     context = _search_context(view, search)
-    if view.is_htmx and view.request.headers.get("hx-target") == "explorer-results":
+    if view.wants_fragment("explorer-results"):
         view.response_headers["HX-Push-Url"] = context["self_url"]
         return view.render("explorer/_results.html", standalone=True, **context)
     return view.render(
@@ -520,7 +520,7 @@ def _tags_context(view: View, search: TagSearch) -> dict[str, Any]:
 def tags(view: View) -> Response:
     search = read_tag_search(view)
     context = _tags_context(view, search)
-    if view.is_htmx and view.request.headers.get("hx-target") == "tags-results":
+    if view.wants_fragment("tags-results"):
         view.response_headers["HX-Push-Url"] = context["self_url"]
         return view.render("explorer/_tags_results.html", standalone=True, **context)
     return view.render(

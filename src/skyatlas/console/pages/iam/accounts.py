@@ -15,7 +15,6 @@ from skyatlas.console.pages.iam.common import (
     _pairs,
     _places,
     _table_state,
-    _wants_fragment,
     _workspace_only,
 )
 from skyatlas.console.web import Pages, View, error_text
@@ -42,7 +41,7 @@ def accounts_page(view: View) -> Response:
         "total": answer["total_count"],
         "project_labels": _project_labels(view),
     }
-    if _wants_fragment(view, "accounts-table"):
+    if view.wants_fragment("accounts-table"):
         return view.render("iam/_accounts_table.html", **context)
     return view.render("iam/service_accounts.html", **context, notice=_done(view))
 

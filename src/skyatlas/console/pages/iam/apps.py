@@ -21,7 +21,6 @@ from skyatlas.console.pages.iam.common import (
     _role_names,
     _table_state,
     _tag_rows,
-    _wants_fragment,
 )
 from skyatlas.console.web import Pages, View, error_text
 from skyatlas.errors import SkyatlasError
@@ -78,7 +77,7 @@ def apps_page(view: View) -> Response:
         context = _apps_context(view)
     except SkyatlasError as exc:
         return _refused(view, exc)
-    if _wants_fragment(view, "apps-table"):
+    if view.wants_fragment("apps-table"):
         return view.render("iam/_apps_table.html", **context)
     return view.render("iam/apps.html", **context, panel=None, notice=_done(view), error=None)
 

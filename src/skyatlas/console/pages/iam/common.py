@@ -91,10 +91,6 @@ def _table_state(view: View, default_sort: str) -> dict[str, Any]:
     }
 
 
-def _wants_fragment(view: View, target: str) -> bool:
-    return view.is_htmx and view.request.headers.get("hx-target") == target
-
-
 def _pairs(
     view: View, key_field: str, value_field: str, what: str, *, strip: bool = True
 ) -> dict[str, str]:

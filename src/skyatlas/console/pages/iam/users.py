@@ -19,7 +19,6 @@ from skyatlas.console.pages.iam.common import (
     _q,
     _role_names,
     _table_state,
-    _wants_fragment,
 )
 from skyatlas.console.web import Pages, View, error_text
 from skyatlas.errors import SkyatlasError
@@ -80,7 +79,7 @@ def users_page(view: View) -> Response:
     if refused:
         return refused
     context = _users_context(view)
-    if _wants_fragment(view, "users-table"):
+    if view.wants_fragment("users-table"):
         return view.render("iam/_users_table.html", **context)
     return view.render(
         "iam/users.html", **context, notice=_done(view), values={}, error=None, open_form=False
