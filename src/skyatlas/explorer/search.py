@@ -28,7 +28,13 @@ from skyatlas.errors import InvalidParameter
 from skyatlas.explorer import filter_string, kcrn
 from skyatlas.explorer.filter_string import Filter, FilterError, Pattern, Term
 from skyatlas.explorer.sqlmatch import form_parts, glob_parts, matches
-from skyatlas.explorer.tags import resource_tags, tag_ids_matching, tagged_ids
+from skyatlas.explorer.tags import (
+    count_with_pair,
+    exact_pair,
+    resource_tags,
+    tag_ids_matching,
+    tagged_ids,
+)
 from skyatlas.identity.caller import Caller
 from skyatlas.inventory.service import VISIBLE_STATES, scope
 from skyatlas.store import textindex
@@ -254,11 +260,25 @@ def render(row: Any, tags: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _count(
+    conn: Connection, caller: Caller, req: SearchRequest, where: list[ColumnElement[bool]]
+) -> int:
+    """The exact total_count: from the tag rows' own scope columns for a lone key=value pair
+    (a broad tag matches hundreds of thousands of resources), else by counting the query."""
+    flt = req.filter or SearchFilter()
+    pair = (
+        None if flt.filter_kcrn is not None else exact_pair(filter_string.parse(flt.filter_string))
+    )
+    if pair is not None:
+        return count_with_pair(conn, caller, *pair)
+    return conn.execute(select(func.count()).select_from(cs).where(*where)).scalar_one()
+
+
 def search(conn: Connection, caller: Caller, req: SearchRequest) -> dict[str, Any]:
     dialect = conn.dialect.name
     where = [*scope(conn, caller), cs.c.state.in_(VISIBLE_STATES), *conditions(req, dialect)]
     order = order_by(req.sort)
-    total = conn.execute(select(func.count()).select_from(cs).where(*where)).scalar_one()
+    total = _count(conn, caller, req, where)
     rows = []
     if req.offset < total:
         if not req.sort and total > WALK_THRESHOLD:

@@ -4,6 +4,9 @@ System tags are the provider tags collection brings in (`tags.<provider>.<key>` 
 dialect): read-only here, no tag_id. They are looked up in `cloud_service_tags`, keyed by key and
 value first, so `tag.key=env&tag.value=prod` is one range scan. Custom tags (a project's own,
 with ids) are attached through `custom_tag_links`; a tag condition matches either kind.
+
+A search for exactly one key=value pair is counted from the scope columns tag rows carry (one
+range of `ix_cloud_service_tags_count`), plus the few resources only a custom tag gives it.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, union_all
+from sqlalchemy import Connection, func, select, true, union_all
 
-from skyatlas.explorer.filter_string import Pattern
+from skyatlas.explorer.filter_string import Filter, Pattern
 from skyatlas.explorer.sqlmatch import form_parts, matches
+from skyatlas.identity.caller import Caller
+from skyatlas.inventory.service import VISIBLE_STATES
 from skyatlas.store.tables import cloud_service_tags as system_tags
+from skyatlas.store.tables import cloud_services as cs
 from skyatlas.store.tables import custom_tag_links, custom_tag_links_with_tags, custom_tags
 
 
@@ -34,6 +40,68 @@ def tag_ids_matching(key: Sequence[Pattern], value: Sequence[Pattern], dialect: 
         .where(*_where(custom_tags, key, value, dialect))
     )
     return union_all(system, custom)
+
+
+def exact_pair(flt: Filter) -> tuple[str, str] | None:
+    """(key, value) when the filter is nothing but `tag.key=K&tag.value=V`, both exact."""
+    if flt.words or len(flt.terms) != 2:
+        return None
+    by_key = {t.key: t for t in flt.terms}
+    key, value = by_key.get("tag.key"), by_key.get("tag.value")
+    if key is None or value is None or key.negated or value.negated:
+        return None
+    if key.pattern.form != "exact" or value.pattern.form != "exact":
+        return None
+    return key.pattern.text, value.pattern.text
+
+
+def system_pair_count(conn: Connection, caller: Caller, key: str, value: str) -> Any:
+    """Count of the system tag rows that each count one resource the caller sees for the pair:
+    a range of `ix_cloud_service_tags_count`, read from the index alone."""
+    t = system_tags.c
+    return (
+        select(func.count())
+        .select_from(system_tags)
+        .where(
+            t.key == key,
+            t.value == value,
+            t.domain_id == caller.domain_id,
+            t.visible == true(),
+            t.first_provider == true(),
+            *caller.workspace_clauses(t.workspace_id),
+            *caller.project_clauses(conn, t.project_id),
+        )
+    )
+
+
+def count_with_pair(conn: Connection, caller: Caller, key: str, value: str) -> int:
+    """How many resources the caller sees that have a tag key=value, system or custom: the
+    system rows counting their resource (visible, first provider, in scope) plus the resources
+    a custom tag alone gives the pair."""
+    system = conn.execute(system_pair_count(conn, caller, key, value)).scalar_one()
+    linked = conn.execute(
+        select(cs.c.cloud_service_id, cs.c.tags)
+        .select_from(
+            custom_tag_links_with_tags().join(
+                cs, cs.c.cloud_service_id == custom_tag_links.c.cloud_service_id
+            )
+        )
+        .where(
+            custom_tags.c.key == key,
+            custom_tags.c.value == value,
+            cs.c.domain_id == caller.domain_id,
+            cs.c.state.in_(VISIBLE_STATES),
+            *caller.workspace_clauses(cs.c.workspace_id),
+            *caller.project_clauses(conn, cs.c.project_id),
+        )
+        .distinct()
+    ).all()
+    custom_only = sum(
+        1
+        for _, tags in linked
+        if not any(pairs.get(key) == value for pairs in (tags or {}).values())
+    )
+    return system + custom_only
 
 
 def tagged_ids() -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row
 
@@ -75,7 +75,43 @@ def search_text(
     return "\n".join(parts).lower()
 
 
-def tag_rows(cloud_service_id: str, tags: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+class TagScope(NamedTuple):
+    """What a tag row repeats of its resource: where it lives and whether searches see it."""
+
+    domain_id: str
+    workspace_id: str
+    project_id: str | None
+    visible: bool
+
+
+def tag_rows(
+    cloud_service_id: str, tags: dict[str, dict[str, str]], scope: TagScope
+) -> list[dict[str, Any]]:
+    """The tag-index rows of a resource. Of several providers giving it the same key=value,
+    the first by name is the one row that counts the resource for that pair."""
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for provider in sorted(tags):
+        for key, value in tags[provider].items():
+            rows.append(
+                {
+                    "cloud_service_id": cloud_service_id,
+                    "provider": provider,
+                    "key": key,
+                    "value": value,
+                    "domain_id": scope.domain_id,
+                    "workspace_id": scope.workspace_id,
+                    "project_id": scope.project_id,
+                    "visible": scope.visible,
+                    "first_provider": (key, value) not in seen,
+                }
+            )
+            seen.add((key, value))
+    return rows
+
+
+def tag_keys(cloud_service_id: str, tags: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+    """The primary keys of a resource's tag-index rows (what removing them needs)."""
     return [
         {"cloud_service_id": cloud_service_id, "provider": prov, "key": k, "value": v}
         for prov, kv in tags.items()

@@ -19,7 +19,14 @@ from skyatlas.errors import InvalidParameter, not_found
 from skyatlas.identity.caller import Caller
 from skyatlas.ids import new_id, utcnow
 from skyatlas.inventory.custom_tags import detach_foreign_tags
-from skyatlas.inventory.records import normalise_tags, search_text, tag_rows, upsert_key
+from skyatlas.inventory.records import (
+    TagScope,
+    normalise_tags,
+    search_text,
+    tag_keys,
+    tag_rows,
+    upsert_key,
+)
 from skyatlas.store.bulk import insert_rows
 from skyatlas.store.tables import cloud_service_tags, cloud_services, projects
 
@@ -159,16 +166,18 @@ def write_batch(
         rows.append(values)
     existing: dict[str, tuple[str, dict[str, dict[str, str]]]] = {}
     digests: dict[str, str | None] = {}
+    projects_of: dict[str, str | None] = {}  # a re-collected resource's current project
     keys = [r["upsert_key"] for r in rows if r["upsert_key"]]
     if keys:
         for chunk_start in range(0, len(keys), 500):
             chunk = keys[chunk_start : chunk_start + 500]
-            for cid, key, old_tags, digest in conn.execute(
+            for cid, key, old_tags, digest, project_id in conn.execute(
                 select(
                     cloud_services.c.cloud_service_id,
                     cloud_services.c.upsert_key,
                     cloud_services.c.tags,
                     cloud_services.c.content_hash,
+                    cloud_services.c.project_id,
                 ).where(
                     cloud_services.c.workspace_id == workspace_id,
                     cloud_services.c.upsert_key.in_(chunk),
@@ -176,6 +185,7 @@ def write_batch(
             ):
                 existing[key] = (cid, old_tags)
                 digests[key] = digest
+                projects_of[cid] = project_id
     if existing and not upsert:
         raise InvalidParameter(
             "a resource with the same provider, group, type, account and reference.resource_id "
@@ -263,7 +273,7 @@ def write_batch(
             [
                 t
                 for u in updates
-                for t in tag_rows(u["cloud_service_id"], _old_tags_of(existing, u["upsert_key"]))
+                for t in tag_keys(u["cloud_service_id"], _old_tags_of(existing, u["upsert_key"]))
             ],
         )
     if touches:
@@ -282,8 +292,21 @@ def write_batch(
             ),
             touches,
         )
+    # Written or rewritten resources are ACTIVE; an update keeps its project unless the batch
+    # names one (as the UPDATE above does).
     tag_values = [
-        t for r in (*inserts, *updates) for t in tag_rows(r["cloud_service_id"], r["tags"])
+        t
+        for r in (*inserts, *updates)
+        for t in tag_rows(
+            r["cloud_service_id"],
+            r["tags"],
+            TagScope(
+                domain_id,
+                workspace_id,
+                r["project_id"] or projects_of.get(r["cloud_service_id"]),
+                visible=True,
+            ),
+        )
     ]
     if tag_values:
         insert_rows(conn, cloud_service_tags, tag_values)
@@ -320,6 +343,9 @@ def replace_tags(
     cloud_service_id: str,
     old: dict[str, dict[str, str]],
     new: dict[str, dict[str, str]],
+    scope: TagScope,
 ) -> None:
-    delete_tag_rows(conn, tag_rows(cloud_service_id, old))
-    insert_rows(conn, cloud_service_tags, tag_rows(cloud_service_id, new))
+    """Swap a resource's tag-index rows; `scope` is the resource's as it stands now (a change
+    made to it afterwards reaches the new rows through the scope trigger)."""
+    delete_tag_rows(conn, tag_keys(cloud_service_id, old))
+    insert_rows(conn, cloud_service_tags, tag_rows(cloud_service_id, new, scope))

@@ -366,6 +366,14 @@ Index("ix_cloud_services_created", cloud_services.c.created_at)
 #: come first because both dialects always name the key: the SpaceONE dialect with a provider
 #: (`tags.aws.env`), the Resource Explorer dialect without (`tag.key=env&tag.value=prod`). Rows
 #: are removed by their full key, which the resource's own `tags` column always knows.
+#:
+#: Each row also carries its resource's scope and visibility, so "how many resources I may see
+#: have env=prod" is one range count of `ix_cloud_service_tags_count` instead of a lookup of
+#: every match in `cloud_services` (a broad tag holds a third of a million resources). The
+#: writer of a tag row sets them (`skyatlas.inventory.records.tag_rows`); the trigger
+#: `cloud_service_tags_scope` (migration 0012) carries later changes of the resource's state,
+#: project or workspace over, whichever statement makes them. `first_provider` marks the one
+#: row that counts a resource for its key=value when several providers' tags give it the pair.
 cloud_service_tags = Table(
     "cloud_service_tags",
     metadata,
@@ -373,7 +381,22 @@ cloud_service_tags = Table(
     Column("value", Str(1024), primary_key=True),
     Column("provider", Str(64), primary_key=True),
     Column("cloud_service_id", Str(ID), primary_key=True),
+    Column("domain_id", Str(ID), nullable=False),
+    Column("workspace_id", Str(ID), nullable=False),
+    Column("project_id", Str(ID), nullable=True),
+    Column("visible", Boolean, nullable=False),
+    Column("first_provider", Boolean, nullable=False),
     sqlite_with_rowid=False,
+)
+Index(
+    "ix_cloud_service_tags_count",
+    cloud_service_tags.c.key,
+    cloud_service_tags.c.value,
+    cloud_service_tags.c.domain_id,
+    cloud_service_tags.c.visible,
+    cloud_service_tags.c.first_provider,
+    cloud_service_tags.c.workspace_id,
+    cloud_service_tags.c.project_id,
 )
 
 

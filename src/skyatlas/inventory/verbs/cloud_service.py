@@ -15,7 +15,14 @@ from skyatlas.ids import utcnow
 from skyatlas.inventory import service
 from skyatlas.inventory.custom_tags import add_custom_tags, detach_foreign_tags
 from skyatlas.inventory.fields import FIELDS
-from skyatlas.inventory.records import MINIMAL, normalise_tags, search_text, to_record, upsert_key
+from skyatlas.inventory.records import (
+    MINIMAL,
+    TagScope,
+    normalise_tags,
+    search_text,
+    to_record,
+    upsert_key,
+)
 from skyatlas.inventory.searchable import declared_keys, with_declared
 from skyatlas.query.analyze import parse_analyze_query, run_analyze
 from skyatlas.query.compile import FieldSet
@@ -218,7 +225,18 @@ def register(registry: Registry) -> None:
         if req.tags is not None:
             tags = {**row.tags, **normalise_tags(row.provider, req.tags)}
             values["tags"] = tags
-            service.replace_tags(ctx.conn, row.cloud_service_id, row.tags or {}, tags)
+            service.replace_tags(
+                ctx.conn,
+                row.cloud_service_id,
+                row.tags or {},
+                tags,
+                TagScope(
+                    row.domain_id,
+                    row.workspace_id,
+                    row.project_id,
+                    visible=row.state in service.VISIBLE_STATES,
+                ),
+            )
         merged = {**row._mapping, **values}
         values["search_text"] = search_text(
             row.cloud_service_id,
