@@ -63,6 +63,11 @@ def test_walked_and_sorted_pages_agree(env, monkeypatch, limit) -> None:
         monkeypatch.setattr(search_module, "WALK_THRESHOLD", 0)
         walked_pages = _pages(env, query, limit)
         assert walked_pages == sorted_pages, query
+        # A walk testing each row's own tags (what a broad tag's early pages get on SQLite).
+        monkeypatch.setattr(search_module, "PER_ROW_MATCHES", 0)
+        monkeypatch.setattr(search_module, "PER_ROW_DEPTH", 0)
+        assert _pages(env, query, limit) == sorted_pages, query
+        monkeypatch.setattr(search_module, "PER_ROW_MATCHES", 10**9)
         kcrns = [k for _, page in sorted_pages for k in page]
         assert kcrns == sorted(kcrns), query  # KCRN order, as a string
         totals.append(sorted_pages[0][0])

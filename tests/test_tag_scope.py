@@ -17,7 +17,13 @@ from sqlalchemy import Connection, func, inspect, select, update
 
 from skyatlas.explorer import filter_string
 from skyatlas.explorer.search import SearchFilter, SearchRequest, conditions
-from skyatlas.explorer.tags import count_with_pair, exact_pair, system_pair_count
+from skyatlas.explorer.tags import (
+    count_with_pair,
+    exact_pair,
+    row_has_tag,
+    system_pair_count,
+    tag_ids_matching,
+)
 from skyatlas.identity.caller import Caller
 from skyatlas.identity.roles import RoleType
 from skyatlas.ids import new_id, utcnow
@@ -241,6 +247,30 @@ def test_tag_rows_follow_every_write_and_the_fast_count_is_exact(env, ops) -> No
                 assert count_with_pair(conn, caller, key, value) == general_count(
                     conn, caller, key, value
                 ), (caller.role_type, key, value)
+        if env.backend == "sqlite":  # walked pages test each row's own tags there
+            for key, value in [*PAIRS, ("env", "*"), ("*", "prod")]:
+                assert ids_per_row(conn, key, value) == ids_from_tag_set(conn, key, value)
+
+
+def _patterns(key: str, value: str) -> tuple[list[Any], list[Any]]:
+    parsed = filter_string.parse(f"tag.key={key}&tag.value={value}")
+    return [t.pattern for t in parsed.terms if t.key == "tag.key"], [
+        t.pattern for t in parsed.terms if t.key == "tag.value"
+    ]
+
+
+def ids_per_row(conn: Connection, key: str, value: str) -> set[str]:
+    keys, values = _patterns(key, value)
+    rows = select(cloud_services.c.cloud_service_id).where(row_has_tag(keys, values, "sqlite"))
+    return set(conn.execute(rows).scalars())
+
+
+def ids_from_tag_set(conn: Connection, key: str, value: str) -> set[str]:
+    keys, values = _patterns(key, value)
+    rows = select(cloud_services.c.cloud_service_id).where(
+        cloud_services.c.cloud_service_id.in_(tag_ids_matching(keys, values, "sqlite"))
+    )
+    return set(conn.execute(rows).scalars())
 
 
 def _explorer_total(env, filter_text: str) -> int:
