@@ -362,7 +362,7 @@ Index("ix_cloud_services_created", cloud_services.c.created_at)
 
 #: Provider tags, one row per (resource, provider, key). The primary key is the lookup order,
 #: so a tag filter is one range scan of the table itself (clustered: WITHOUT ROWID on SQLite)
-#: yielding resource ids, and an import writes one B-tree per tag instead of two. Key and value
+#: yielding resource ids, without a second B-tree mapping row ids to keys. Key and value
 #: come first because both dialects always name the key: the SpaceONE dialect with a provider
 #: (`tags.aws.env`), the Resource Explorer dialect without (`tag.key=env&tag.value=prod`). Rows
 #: are removed by their full key, which the resource's own `tags` column always knows.
