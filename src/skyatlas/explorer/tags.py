@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Connection, exists, func, or_, select, tru
 from skyatlas.explorer.filter_string import Filter, Pattern
 from skyatlas.explorer.sqlmatch import form_parts, matches
 from skyatlas.identity.caller import Caller
-from skyatlas.inventory.service import VISIBLE_STATES
+from skyatlas.inventory.service import VISIBLE_STATES, scope
 from skyatlas.store.tables import cloud_service_tags as system_tags
 from skyatlas.store.tables import cloud_services as cs
 from skyatlas.store.tables import custom_tag_links, custom_tag_links_with_tags, custom_tags
@@ -114,10 +114,8 @@ def count_with_pair(conn: Connection, caller: Caller, key: str, value: str) -> i
         .where(
             custom_tags.c.key == key,
             custom_tags.c.value == value,
-            cs.c.domain_id == caller.domain_id,
+            *scope(conn, caller),
             cs.c.state.in_(VISIBLE_STATES),
-            *caller.workspace_clauses(cs.c.workspace_id),
-            *caller.project_clauses(conn, cs.c.project_id),
         )
         .distinct()
     ).all()
