@@ -251,7 +251,12 @@ class ListWriter:
 def _yaml(data: Any) -> str:
     import yaml
 
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    # libyaml's emitter writes the same text as the pure-Python one, about 4x faster: it is
+    # what `--all -o yaml` over thousands of resources spends its time on.
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(
+        data, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False
+    )
 
 
 def write_document(
