@@ -39,6 +39,7 @@ from skyatlas.explorer.tags import (
 from skyatlas.identity.caller import Caller
 from skyatlas.inventory.service import VISIBLE_STATES, scope
 from skyatlas.store import textindex
+from skyatlas.store.counts import counted
 from skyatlas.store.tables import (
     KCRN,
     KCRN_PROJECT,
@@ -294,7 +295,9 @@ def _count(
     )
     if pair is not None:
         return count_with_pair(conn, caller, *pair)
-    return conn.execute(select(func.count()).select_from(cs).where(*where)).scalar_one()
+    return conn.execute(
+        counted(conn, select(func.count()).select_from(cs).where(*where))
+    ).scalar_one()
 
 
 def search(conn: Connection, caller: Caller, req: SearchRequest) -> dict[str, Any]:

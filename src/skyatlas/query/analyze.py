@@ -28,6 +28,7 @@ from skyatlas.query.spaceone import (
     parse_page,
     parse_sort,
 )
+from skyatlas.store.counts import counted
 
 GRANULARITIES = {"DAILY": "%Y-%m-%d", "MONTHLY": "%Y-%m", "YEARLY": "%Y"}
 _BOUND = {
@@ -284,7 +285,7 @@ def run_analyze(
             where = and_(where, *bounds)
     stage = Stage(kind="group", keys=tuple(keys), fields=group_fields or query.fields)
     stmt, json_fields = _group_select(stage, fields, where, table)
-    rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    rows = [dict(r._mapping) for r in conn.execute(counted(conn, stmt))]
     for row in rows:
         for name, _is_dt in json_fields:
             if isinstance(row[name], str):

@@ -22,6 +22,7 @@ from skyatlas.query.sqlfuncs import (
     json_array_agg,
     json_array_agg_distinct,
 )
+from skyatlas.store.counts import counted
 
 Render = Callable[[Row[Any]], dict[str, Any]]
 
@@ -76,7 +77,9 @@ def run_list(
     `refilter_page` repeats the filters when fetching the page's rows by id: a columnar store
     without an index on the id then skips row groups by the filters instead of scanning."""
     where = compile_where(query, fields, *scope)
-    total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+    total = conn.execute(
+        counted(conn, select(func.count()).select_from(table).where(where))
+    ).scalar_one()
     if query.count_only:
         return {"results": [], "total_count": total}
     # Deferred join: page through the ids first (a covering index can filter and sort those
@@ -223,7 +226,7 @@ def run_stat(
     if stages and stages[0].kind == "group":
         group_stage = stages.pop(0)
         stmt, json_fields = _group_select(group_stage, fields, where, table)
-        rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        rows = [dict(r._mapping) for r in conn.execute(counted(conn, stmt))]
         for row in rows:
             for name, is_datetime in json_fields:
                 if isinstance(row[name], str):
@@ -237,7 +240,9 @@ def run_stat(
         with contextlib.suppress(TypeError):
             rows = _sort_rows(rows, [SortKey(k.name) for k in group_stage.keys])
     elif stages and stages[0].kind == "count":
-        total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+        total = conn.execute(
+            counted(conn, select(func.count()).select_from(table).where(where))
+        ).scalar_one()
         rows = [{stages.pop(0).name: total}]
     else:
         first = stages[0].kind if stages else "nothing"
