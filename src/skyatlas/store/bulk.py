@@ -65,12 +65,30 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     # into an FTS5 index (the text index) makes FTS5 write its pending terms out as a new
     # segment at the statement's savepoint, so row-at-a-time inserts leave one tiny segment per
     # resource, merged again and again (an import ran 20 times slower that way).
-    per_statement = max(1, MAX_VARIABLES // len(columns))
-    for start in range(0, len(params), per_statement):
-        chunk = params[start : start + per_statement]
+    start = 0
+    for size in chunk_sizes(len(params), max(1, MAX_VARIABLES // len(columns))):
+        chunk = params[start : start + size]
+        start += size
         conn.exec_driver_sql(
-            _many_rows(sql, len(columns), len(chunk)), tuple(v for row in chunk for v in row)
+            _many_rows(sql, len(columns), size), tuple(v for row in chunk for v in row)
         )
+
+
+def chunk_sizes(total: int, most: int) -> list[int]:
+    """Statement sizes for `total` rows: full statements of `most` rows, then the rest as
+    powers of two. The driver keeps each distinct statement prepared (a statement of thousands
+    of rows, with its triggers compiled in, holds megabytes); remainders of every possible size
+    made an import's memory grow with each new size until the driver's cache of 128 was full.
+    With these sizes a table has at most log2(most) + 1 distinct statements."""
+    sizes = [most] * (total // most)
+    rest = total % most
+    bit = 1 << max(rest.bit_length() - 1, 0)
+    while rest:
+        if rest >= bit:
+            sizes.append(bit)
+            rest -= bit
+        bit >>= 1
+    return sizes
 
 
 #: SQLite's default limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER).
