@@ -286,23 +286,25 @@ cloud_services = Table(
     Column("deleted_at", UTCDateTime(), nullable=True),
     UniqueConstraint("workspace_id", "upsert_key"),
 )
-# Index design: the filters people write come first, then state and the scope columns every
-# query carries (so counts are answered from the index alone, for domain- and workspace-level
-# callers alike), then the id that breaks sort ties.
+# Index design: the filters people write come first, then the id (the default order of a list:
+# equality on the leading columns reads matches in id order, so a page stops after its rows),
+# then state and the scope columns every query carries (tested from the index entry, and
+# counted from it on PostgreSQL; SQLite counts from `cloud_service_counts`).
 Index(
     "ix_cloud_services_type",
     cloud_services.c.provider,
     cloud_services.c.cloud_service_group,
     cloud_services.c.cloud_service_type,
+    cloud_services.c.cloud_service_id,
     cloud_services.c.state,
     cloud_services.c.workspace_id,
     cloud_services.c.domain_id,
-    cloud_services.c.cloud_service_id,
 )
 Index(
     "ix_cloud_services_region",
     cloud_services.c.region_code,
     cloud_services.c.provider,
+    cloud_services.c.cloud_service_id,
     cloud_services.c.state,
     cloud_services.c.workspace_id,
     cloud_services.c.domain_id,
