@@ -311,3 +311,12 @@ def test_the_migration_counts_existing_resources(sqlite_env) -> None:
         command.upgrade(alembic_config(conn), "head")
         assert kept(conn) == counted_rows(conn)
         assert sum(counted_rows(conn).values()) > 0
+
+
+def test_the_kept_table_has_the_columns_the_rewrite_reads(sqlite_env) -> None:
+    """The migration spells the kept columns out (a migration never changes with later code):
+    this pins `skyatlas.store.counts` to what it made."""
+    with sqlite_env.runtime.store.engine.connect() as conn:
+        columns = [c["name"] for c in inspect(conn).get_columns("cloud_service_counts")]
+    assert columns == ["k", *DIMENSIONS, "n"]
+    assert [c.name for c in cloud_service_counts.columns] == columns
