@@ -19,6 +19,7 @@ from skyatlas.explorer.search import SearchFilter, SearchRequest, conditions
 from skyatlas.inventory import service
 from skyatlas.query import analyze as analyze_module
 from skyatlas.query import execute as execute_module
+from skyatlas.store import counts as counts_module
 from skyatlas.store.counts import DIMENSIONS, cloud_service_counts, counted
 from skyatlas.store.migrate import alembic_config
 from skyatlas.store.tables import cloud_service_tags, cloud_services
@@ -242,8 +243,8 @@ def test_a_count_reads_the_kept_counts_only(sqlite_env) -> None:
 @pytest.fixture
 def rows_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every count taken from the rows, as before the kept counts."""
-    monkeypatch.setattr(execute_module, "counted", lambda conn, stmt: stmt)
-    monkeypatch.setattr(analyze_module, "counted", lambda conn, stmt: stmt)
+    for module in (counts_module, execute_module, analyze_module):
+        monkeypatch.setattr(module, "counted", lambda conn, stmt: stmt)
 
 
 def _api_answers(env) -> list[Any]:

@@ -216,8 +216,6 @@ def run_verb(
             _call(client, service, kebab_resource, kebab_verb, body, fmt, cols, all_pages)
             if not watch:
                 return
-            # A watched run piped into `tee` or a log shows each run as it lands.
-            sys.stdout.flush()
             time.sleep(interval)
     except ClientError as exc:
         fail_client_error(exc)

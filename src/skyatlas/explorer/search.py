@@ -17,7 +17,6 @@ from sqlalchemy import (
     Connection,
     and_,
     false,
-    func,
     not_,
     or_,
     select,
@@ -39,7 +38,7 @@ from skyatlas.explorer.tags import (
 from skyatlas.identity.caller import Caller
 from skyatlas.inventory.service import VISIBLE_STATES, scope
 from skyatlas.store import textindex
-from skyatlas.store.counts import counted
+from skyatlas.store.counts import count_rows
 from skyatlas.store.tables import (
     KCRN,
     KCRN_PROJECT,
@@ -295,9 +294,7 @@ def _count(
     )
     if pair is not None:
         return count_with_pair(conn, caller, *pair)
-    return conn.execute(
-        counted(conn, select(func.count()).select_from(cs).where(*where))
-    ).scalar_one()
+    return count_rows(conn, cs, and_(*where))
 
 
 def search(conn: Connection, caller: Caller, req: SearchRequest) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from skyatlas.query.sqlfuncs import (
     json_array_agg,
     json_array_agg_distinct,
 )
-from skyatlas.store.counts import counted
+from skyatlas.store.counts import count_rows, counted
 
 Render = Callable[[Row[Any]], dict[str, Any]]
 
@@ -77,9 +77,7 @@ def run_list(
     `refilter_page` repeats the filters when fetching the page's rows by id: a columnar store
     without an index on the id then skips row groups by the filters instead of scanning."""
     where = compile_where(query, fields, *scope)
-    total = conn.execute(
-        counted(conn, select(func.count()).select_from(table).where(where))
-    ).scalar_one()
+    total = count_rows(conn, table, where)
     if query.count_only:
         return {"results": [], "total_count": total}
     # Deferred join: page through the ids first (a covering index can filter and sort those
@@ -240,10 +238,7 @@ def run_stat(
         with contextlib.suppress(TypeError):
             rows = _sort_rows(rows, [SortKey(k.name) for k in group_stage.keys])
     elif stages and stages[0].kind == "count":
-        total = conn.execute(
-            counted(conn, select(func.count()).select_from(table).where(where))
-        ).scalar_one()
-        rows = [{stages.pop(0).name: total}]
+        rows = [{stages.pop(0).name: count_rows(conn, table, where)}]
     else:
         first = stages[0].kind if stages else "nothing"
         raise InvalidParameter(

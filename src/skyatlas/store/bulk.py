@@ -80,15 +80,9 @@ def chunk_sizes(total: int, most: int) -> list[int]:
     of rows, with its triggers compiled in, holds megabytes); remainders of every possible size
     made an import's memory grow with each new size until the driver's cache of 128 was full.
     With these sizes a table has at most log2(most) + 1 distinct statements."""
-    sizes = [most] * (total // most)
     rest = total % most
-    bit = 1 << max(rest.bit_length() - 1, 0)
-    while rest:
-        if rest >= bit:
-            sizes.append(bit)
-            rest -= bit
-        bit >>= 1
-    return sizes
+    powers = [1 << b for b in reversed(range(rest.bit_length())) if rest >> b & 1]
+    return [most] * (total // most) + powers
 
 
 #: SQLite's default limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER).
