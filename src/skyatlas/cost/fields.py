@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Float, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from skyatlas.cost.store import tag_value_sql
 from skyatlas.cost.tables import DIMENSIONS, cost_monthly, costs
 from skyatlas.errors import InvalidParameter
 from skyatlas.query.compile import Field, FieldSet, Prefix
@@ -42,10 +43,14 @@ def _parts(element: Any, compiler: Any, **kw: Any) -> tuple[str, str]:
 
 
 @compiles(map_text, "duckdb")
-@compiles(map_number, "duckdb")
 def _map_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
-    column, key = _parts(element, compiler, **kw)
-    return f"{column}[{key}]"
+    # The embedded store keeps tags as a list of key/value entries (see TAGS_TYPE).
+    return tag_value_sql(*_parts(element, compiler, **kw))
+
+
+@compiles(map_number, "duckdb")
+def _map_number_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"TRY_CAST({_map_duckdb(element, compiler, **kw)} AS DOUBLE)"
 
 
 class json_key_text(FunctionElement[str]):

@@ -31,6 +31,7 @@ from skyatlas.cost.store import (
     _conform,
     _insert_select,
     _projects_table,
+    numbered,
 )
 from skyatlas.cost.tables import DIMENSIONS
 from skyatlas.store.engine import Store
@@ -51,7 +52,8 @@ COLUMNS = (
     "sync_id",
 )
 _ROLLUP_KEYS = ", ".join([*DIMENSIONS, "tags", "billed_month", "billed_year"])
-_EXPORT = ", ".join("to_json(tags)" if c == "tags" else c for c in COLUMNS)
+#: The scratch table keeps tags as entries (see TAGS_TYPE); PostgreSQL takes a JSON object.
+_EXPORT = ", ".join("to_json(map_from_entries(tags))" if c == "tags" else c for c in COLUMNS)
 
 
 def ensure_partitions(conn: Connection, months: Iterable[str]) -> None:
@@ -108,12 +110,7 @@ class PgCostStore:
                 if batch.schema != COST_SCHEMA:
                     batch = _conform(batch)
                 scratch.execute("DELETE FROM costs")
-                scratch.register(
-                    "_batch",
-                    batch.append_column(
-                        "_n", pa.array(range(total + 1, total + batch.num_rows + 1), pa.int64())
-                    ),
-                )
+                scratch.register("_batch", numbered(batch, total))
                 scratch.execute(sql, sql_params(prefix, 0, sync_id))
                 scratch.unregister("_batch")
                 bad = scratch.execute(
@@ -129,7 +126,7 @@ class PgCostStore:
                 keys["tags"].update(
                     r[0]
                     for r in scratch.execute(
-                        "SELECT DISTINCT unnest(map_keys(tags)) FROM costs"
+                        "SELECT DISTINCT e.key FROM (SELECT unnest(tags) AS e FROM costs)"
                     ).fetchall()
                 )
                 for column in ("additional_info", "data"):  # a sample: see DuckCostStore._keys

@@ -28,7 +28,12 @@ from skyatlas.cost.schema import COST_SCHEMA
 from skyatlas.cost.tables import DIMENSIONS
 from skyatlas.errors import InvalidParameter, SkyatlasError, Unavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: How the embedded store keeps tags: a list of key/value entries, not a DuckDB MAP. A MAP is
+#: checked entry by entry as it is built (keys unique, not NULL); building one per row took half
+#: of a sync's load, and reading a tag from the list is as fast as from a map.
+TAGS_TYPE = "STRUCT(key VARCHAR, value VARCHAR)[]"
 
 _DUCK_DDL = f"""
 CREATE TABLE IF NOT EXISTS costs (
@@ -37,7 +42,7 @@ CREATE TABLE IF NOT EXISTS costs (
     usage_quantity DOUBLE,
     {", ".join(f"{d} VARCHAR" for d in DIMENSIONS)},
     resource VARCHAR,
-    tags MAP(VARCHAR, VARCHAR),
+    tags {TAGS_TYPE},
     additional_info VARCHAR,
     data VARCHAR,
     billed_date VARCHAR NOT NULL,
@@ -47,7 +52,7 @@ CREATE TABLE IF NOT EXISTS costs (
 );
 CREATE TABLE IF NOT EXISTS cost_monthly (
     {", ".join(f"{d} VARCHAR" for d in DIMENSIONS)},
-    tags MAP(VARCHAR, VARCHAR),
+    tags {TAGS_TYPE},
     billed_month VARCHAR NOT NULL,
     billed_year VARCHAR NOT NULL,
     cost DOUBLE,
@@ -56,6 +61,21 @@ CREATE TABLE IF NOT EXISTS cost_monthly (
 );
 CREATE TABLE IF NOT EXISTS cost_store_info (name VARCHAR PRIMARY KEY, value VARCHAR);
 """
+
+#: Schema version 1 → 2: tags from MAP to a list of entries (the same entries, in order).
+_UPGRADES = {
+    1: [
+        f"ALTER TABLE {table} ALTER COLUMN tags SET DATA TYPE {TAGS_TYPE} USING map_entries(tags)"
+        for table in ("costs", "cost_monthly")
+    ]
+}
+
+
+def tag_value_sql(column: str, key: str) -> str:
+    """DuckDB SQL for the value of tag `key` (SQL text: a literal or a placeholder) in a tags
+    column, NULL when the row has no such tag."""
+    return f"list_extract(list_filter({column}, lambda e: e.key = {key}), 1).value"
+
 
 #: Rows of a sync whose JSON keys are read to learn `cost_additional_info_keys` /
 #: `cost_data_keys` (all of them when the sync has fewer).
@@ -166,7 +186,7 @@ def _insert_select(a: Assignment) -> tuple[str, Callable[[str, int, str], list[A
     project = "a.a_project_id"
     workspace = "a.a_workspace_id"
     if a.project_tag_key:
-        tag_join = "LEFT JOIN _projects p ON p.p_key = b.tags[?]"
+        tag_join = f"LEFT JOIN _projects p ON p.p_key = {tag_value_sql('b.tags', '?')}"
         project = "COALESCE(a.a_project_id, p.p_project_id)"
         workspace = "COALESCE(a.a_workspace_id, p.p_workspace_id)"
     sql = f"""
@@ -229,15 +249,37 @@ class DuckCostStore:
                 "serve`?); cost data is reached through that process"
             ) from exc
         self._db.execute(_DUCK_DDL)
-        self._db.execute(
-            "INSERT OR REPLACE INTO cost_store_info VALUES ('schema_version', ?)",
-            [str(SCHEMA_VERSION)],
-        )
+        self._upgrade()
         self._local = threading.local()
         self._write = threading.Lock()
         from duckdb_engine import Dialect
 
         self.dialect = Dialect(paramstyle="qmark")
+
+    def _upgrade(self) -> None:
+        """Bring a cost store written by an earlier version to this one, in one transaction."""
+        found = self._db.execute(
+            "SELECT value FROM cost_store_info WHERE name = 'schema_version'"
+        ).fetchone()
+        version = int(found[0]) if found else SCHEMA_VERSION
+        if version > SCHEMA_VERSION:
+            raise CostStoreBusy(
+                f"the cost store was written by a newer skyatlas (schema {version}); "
+                "upgrade skyatlas to open it"
+            )
+        self._db.execute("BEGIN TRANSACTION")
+        try:
+            for step in range(version, SCHEMA_VERSION):
+                for sql in _UPGRADES[step]:
+                    self._db.execute(sql)
+            self._db.execute(
+                "INSERT OR REPLACE INTO cost_store_info VALUES ('schema_version', ?)",
+                [str(SCHEMA_VERSION)],
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     # -- reading ---------------------------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -318,7 +360,10 @@ class DuckCostStore:
 
     def _keys(self, cur: duckdb.DuckDBPyConnection, sync_id: str, column: str) -> tuple[str, ...]:
         if column == "tags":
-            sql = "SELECT DISTINCT unnest(map_keys(tags)) AS k FROM costs WHERE sync_id = ?"
+            sql = (
+                "SELECT DISTINCT e.key AS k FROM (SELECT unnest(tags) AS e FROM costs "
+                "WHERE sync_id = ?)"
+            )
         else:
             # JSON text: parsing every row would cost as much as the load, and a source's
             # rows share their keys (a file's columns), so a sample finds them.
@@ -452,8 +497,23 @@ class DuckCostStore:
         self._db.close()
 
 
-#: COST_SCHEMA plus each row's number within the sync (its cost_id suffix).
-NUMBERED_SCHEMA = COST_SCHEMA.append(pa.field("_n", pa.int64()))
+#: The tags as the store loads them (see TAGS_TYPE): the map's own entries, relabelled.
+TAG_ENTRIES = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+_TAGS_AT = COST_SCHEMA.get_field_index("tags")
+#: COST_SCHEMA with tags as entries, plus each row's number within the sync (its cost_id
+#: suffix).
+NUMBERED_SCHEMA = COST_SCHEMA.set(_TAGS_AT, pa.field("tags", TAG_ENTRIES)).append(
+    pa.field("_n", pa.int64())
+)
+
+
+def numbered(batch: pa.RecordBatch, before: int) -> pa.RecordBatch:
+    """A COST_SCHEMA batch as the store loads it (NUMBERED_SCHEMA), its rows numbered on from
+    `before`."""
+    columns = batch.columns
+    columns[_TAGS_AT] = columns[_TAGS_AT].cast(TAG_ENTRIES)
+    columns.append(pa.array(range(before + 1, before + batch.num_rows + 1), pa.int64()))
+    return pa.RecordBatch.from_arrays(columns, schema=NUMBERED_SCHEMA)
 
 
 class _Numbered:
@@ -474,11 +534,8 @@ class _Numbered:
                     continue
                 if batch.schema != COST_SCHEMA:
                     batch = _conform(batch)
-                start = self.rows
+                yield numbered(batch, self.rows)
                 self.rows += batch.num_rows
-                yield batch.append_column(
-                    "_n", pa.array(range(start + 1, self.rows + 1), pa.int64())
-                )
         except BaseException as exc:
             self.error = exc
             raise

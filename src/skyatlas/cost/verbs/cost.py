@@ -155,6 +155,8 @@ def cost_record(row: Any) -> dict[str, Any]:
         value = out[name]
         if isinstance(value, str):  # JSON text on the embedded store
             value = json.loads(value)
+        elif isinstance(value, list):  # tags as key/value entries on the embedded store
+            value = {e["key"]: e["value"] for e in value}
         out[name] = {k: v for k, v in (value or {}).items() if v is not None}
     return out
 
