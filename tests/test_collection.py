@@ -303,6 +303,37 @@ def test_missed_resources_disconnect_then_delete_and_come_back_with_their_id(cen
     assert rows["Compute-Server-9"]["state"] == "DELETED"
 
 
+def test_a_resource_seen_again_unchanged_starts_its_count_of_misses_over(cenv, fake):
+    env = cenv
+    w = World(env, fake)
+    a1 = w.account("a1")
+    fake.world[a1] = [server(i) for i in range(3)]
+    collector_id = w.collector()
+    w.run(collector_id)
+    first_seen = w.resources()["Compute-Server-2"]["collection_info"]["last_collected_at"]
+
+    fake.world[a1] = [server(i) for i in range(2)]  # missed twice
+    for _run in range(2):
+        w.run(collector_id)
+        assert w.resources()["Compute-Server-2"]["state"] == "DISCONNECTED"
+    fake.world[a1] = [server(i) for i in range(3)]  # back, exactly as it was
+    w.run(collector_id)
+    back = w.resources()["Compute-Server-2"]
+    assert back["state"] == "ACTIVE" and back["deleted_at"] is None
+    assert back["collection_info"]["last_collected_at"] > first_seen
+    w.run(collector_id)  # seen again, unchanged, while ACTIVE
+    assert w.resources()["Compute-Server-2"]["state"] == "ACTIVE"
+
+    # Missed again: the count of misses started over, so the third miss deletes it, not the
+    # first.
+    fake.world[a1] = [server(i) for i in range(2)]
+    states = []
+    for _run in range(3):
+        w.run(collector_id)
+        states.append(w.resources()["Compute-Server-2"]["state"])
+    assert states == ["DISCONNECTED", "DISCONNECTED", "DELETED"]
+
+
 def test_a_failed_task_fails_the_job_but_not_the_others_and_disconnects_nothing(cenv, fake):
     env = cenv
     w = World(env, fake)

@@ -167,17 +167,20 @@ def write_batch(
     existing: dict[str, tuple[str, dict[str, dict[str, str]]]] = {}
     digests: dict[str, str | None] = {}
     projects_of: dict[str, str | None] = {}  # a re-collected resource's current project
+    settled: set[str] = set()  # keys of resources ACTIVE and missed by no collection
     keys = [r["upsert_key"] for r in rows if r["upsert_key"]]
     if keys:
         for chunk_start in range(0, len(keys), 500):
             chunk = keys[chunk_start : chunk_start + 500]
-            for cid, key, old_tags, digest, project_id in conn.execute(
+            for cid, key, old_tags, digest, project_id, state, missed in conn.execute(
                 select(
                     cloud_services.c.cloud_service_id,
                     cloud_services.c.upsert_key,
                     cloud_services.c.tags,
                     cloud_services.c.content_hash,
                     cloud_services.c.project_id,
+                    cloud_services.c.state,
+                    cloud_services.c.missed_count,
                 ).where(
                     cloud_services.c.workspace_id == workspace_id,
                     cloud_services.c.upsert_key.in_(chunk),
@@ -186,6 +189,8 @@ def write_batch(
                 existing[key] = (cid, old_tags)
                 digests[key] = digest
                 projects_of[cid] = project_id
+                if state == "ACTIVE" and not missed:
+                    settled.add(key)
     if existing and not upsert:
         raise InvalidParameter(
             "a resource with the same provider, group, type, account and reference.resource_id "
@@ -194,7 +199,13 @@ def write_batch(
         )
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    touches: list[dict[str, Any]] = []  # re-seen and unchanged: only the collection fields
+    # Re-seen and unchanged: only the collection fields are written, and only a resource that
+    # was missed or is not ACTIVE gets its state reset. A statement that sets `state` rewrites
+    # every index holding it and runs the state triggers even when the value stays the same:
+    # the steady state of a scheduled collector (everything seen again, nothing changed) took
+    # 2.6 times as long with it.
+    seen_again: list[dict[str, Any]] = []
+    revived: list[dict[str, Any]] = []
     seen_in_batch: dict[str, dict[str, Any]] = {}
     ids: list[str] = []
     for values in rows:
@@ -208,15 +219,14 @@ def write_batch(
             cid, _old_tags = existing[key]
             values["content_hash"] = content_hash(values)
             if values["content_hash"] == digests[key]:
-                touches.append(
-                    {
-                        "_id": cid,
-                        "collector_id": collection.collector_id,
-                        "service_account_id": collection.service_account_id,
-                        "secret_id": collection.secret_id,
-                        "last_collected_at": collection.collected_at,
-                    }
-                )
+                touch = {
+                    "_id": cid,
+                    "collector_id": collection.collector_id,
+                    "service_account_id": collection.service_account_id,
+                    "secret_id": collection.secret_id,
+                    "last_collected_at": collection.collected_at,
+                }
+                (seen_again if key in settled else revived).append(touch)
                 ids.append(cid)
                 continue
             values.update(cloud_service_id=cid, state="ACTIVE", deleted_at=None, missed_count=0)
@@ -276,22 +286,14 @@ def write_batch(
                 for t in tag_keys(u["cloud_service_id"], _old_tags_of(existing, u["upsert_key"]))
             ],
         )
-    if touches:
-        c = cloud_services.c
-        conn.execute(
-            update(cloud_services)
-            .where(c.cloud_service_id == bindparam("_id"))
-            .values(
-                collector_id=bindparam("collector_id"),
-                service_account_id=bindparam("service_account_id"),
-                secret_id=bindparam("secret_id"),
-                last_collected_at=bindparam("last_collected_at"),
-                missed_count=0,
-                state="ACTIVE",
-                deleted_at=None,
-            ),
-            touches,
-        )
+    for touched, reset in ((seen_again, {}), (revived, _REVIVED)):
+        if touched:
+            conn.execute(
+                update(cloud_services)
+                .where(cloud_services.c.cloud_service_id == bindparam("_id"))
+                .values(**_SEEN, **reset),
+                touched,
+            )
     # Written or rewritten resources are ACTIVE; an update keeps its project unless the batch
     # names one (as the UPDATE above does).
     tag_values = [
@@ -310,7 +312,17 @@ def write_batch(
     ]
     if tag_values:
         insert_rows(conn, cloud_service_tags, tag_values)
-    return WriteResult(created=len(inserts), updated=len(updates) + len(touches), ids=ids)
+    touched = len(seen_again) + len(revived)
+    return WriteResult(created=len(inserts), updated=len(updates) + touched, ids=ids)
+
+
+#: What a collection writes on a resource it saw again unchanged, and, on one that had been
+#: missed (DISCONNECTED, or DELETED by the reconcile), what brings it back.
+_SEEN = {
+    c: bindparam(c)
+    for c in ("collector_id", "service_account_id", "secret_id", "last_collected_at")
+}
+_REVIVED = {"missed_count": 0, "state": "ACTIVE", "deleted_at": None}
 
 
 def _old_tags_of(
