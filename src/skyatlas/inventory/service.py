@@ -164,7 +164,7 @@ def write_batch(
         values = _row_values(body, now)
         values["project_id"] = body.get("project_id") or default_project_id
         rows.append(values)
-    existing: dict[str, tuple[str, dict[str, dict[str, str]]]] = {}
+    existing: dict[str, str] = {}  # upsert key → cloud_service_id
     digests: dict[str, str | None] = {}
     projects_of: dict[str, str | None] = {}  # a re-collected resource's current project
     settled: set[str] = set()  # keys of resources ACTIVE and missed by no collection
@@ -172,11 +172,10 @@ def write_batch(
     if keys:
         for chunk_start in range(0, len(keys), 500):
             chunk = keys[chunk_start : chunk_start + 500]
-            for cid, key, old_tags, digest, project_id, state, missed in conn.execute(
+            for cid, key, digest, project_id, state, missed in conn.execute(
                 select(
                     cloud_services.c.cloud_service_id,
                     cloud_services.c.upsert_key,
-                    cloud_services.c.tags,
                     cloud_services.c.content_hash,
                     cloud_services.c.project_id,
                     cloud_services.c.state,
@@ -186,7 +185,7 @@ def write_batch(
                     cloud_services.c.upsert_key.in_(chunk),
                 )
             ):
-                existing[key] = (cid, old_tags)
+                existing[key] = cid
                 digests[key] = digest
                 projects_of[cid] = project_id
                 if state == "ACTIVE" and not missed:
@@ -216,7 +215,7 @@ def write_batch(
             ids.append(target["cloud_service_id"])
             continue
         if key and key in existing:
-            cid, _old_tags = existing[key]
+            cid = existing[key]
             values["content_hash"] = content_hash(values)
             if values["content_hash"] == digests[key]:
                 touch = {
@@ -263,6 +262,9 @@ def write_batch(
     if inserts:
         insert_rows(conn, cloud_services, inserts)
     if updates:
+        # Read before they are overwritten, and only for rewritten resources: decoding every
+        # re-seen resource's tags cost a re-collection more than its writes.
+        old_tags = _tags_of(conn, [u["cloud_service_id"] for u in updates])
         cols = [c for c in updates[0] if c not in ("cloud_service_id", "project_id")]
         assignments: dict[str, Any] = {c: bindparam(c) for c in cols}
         # A re-collected resource keeps its project unless the batch names one.
@@ -283,7 +285,7 @@ def write_batch(
             [
                 t
                 for u in updates
-                for t in tag_keys(u["cloud_service_id"], _old_tags_of(existing, u["upsert_key"]))
+                for t in tag_keys(u["cloud_service_id"], old_tags.get(u["cloud_service_id"]) or {})
             ],
         )
     for touched, reset in ((seen_again, {}), (revived, _REVIVED)):
@@ -325,10 +327,18 @@ _SEEN = {
 _REVIVED = {"missed_count": 0, "state": "ACTIVE", "deleted_at": None}
 
 
-def _old_tags_of(
-    existing: dict[str, tuple[str, dict[str, dict[str, str]]]], key: str
-) -> dict[str, dict[str, str]]:
-    return existing[key][1] or {}
+def _tags_of(conn: Connection, ids: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+    """The stored `tags` of these resources, by id."""
+    found: dict[str, dict[str, dict[str, str]]] = {}
+    for start in range(0, len(ids), 500):
+        found.update(
+            conn.execute(
+                select(cloud_services.c.cloud_service_id, cloud_services.c.tags).where(
+                    cloud_services.c.cloud_service_id.in_(ids[start : start + 500])
+                )
+            ).all()
+        )
+    return found
 
 
 def delete_tag_rows(conn: Connection, rows: list[dict[str, str]]) -> None:
