@@ -371,7 +371,7 @@ def _validated(item: Any, model: Any) -> dict[str, Any]:
             f"{where}: {what}",
             {"resource_id": reference.get("resource_id"), "name": item.get("name")},
         )
-    return body.model_dump(exclude={"workspace_id"}, exclude_none=True)
+    return body.body()
 
 
 def _drop_foreign_projects(

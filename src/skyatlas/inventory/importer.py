@@ -185,7 +185,7 @@ def import_cloud_services(
             except ValidationError as exc:
                 where, what = first_error(exc)
                 raise InvalidParameter(f"record {number}: {where}: {what}") from None
-            batch.append(body.model_dump(exclude={"workspace_id"}, exclude_none=True))
+            batch.append(body.body())
             result.read += 1
             if len(batch) >= batch_size:
                 flush()

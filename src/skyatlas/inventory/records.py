@@ -57,7 +57,7 @@ def normalise_tags(provider: str, tags: Mapping[str, Any] | None) -> dict[str, d
 
 
 def _tag_value(value: Any) -> str:
-    if isinstance(value, dict | list):
+    if isinstance(value, (dict, list)):  # a tuple: no union type built per call
         raise InvalidParameter("tag values must be strings")
     return "" if value is None else str(value)
 

@@ -70,6 +70,26 @@ class CloudServiceCreate(Request):
     reference: Reference | None = None
     tags: JSONObject = {}
 
+    def body(self) -> dict[str, Any]:
+        """What `service.write_batch` takes: the fields that are set, without `workspace_id`
+        (the caller's scope decides it). The same as `model_dump(exclude={"workspace_id"},
+        exclude_none=True)`, except that `data`, `metadata` and `tags` are the validated
+        objects themselves rather than copies: copying every record's document again cost a
+        bulk write a fifth of its time."""
+        out: dict[str, Any] = {}
+        for name in _BODY_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.reference is not None:
+            out["reference"] = self.reference.model_dump(exclude_none=True)
+        return out
+
+
+_BODY_FIELDS = tuple(
+    name for name in CloudServiceCreate.model_fields if name not in ("workspace_id", "reference")
+)
+
 
 class CloudServiceUpdate(Request):
     cloud_service_id: Id
@@ -171,7 +191,7 @@ def register(registry: Registry) -> None:
             from skyatlas.errors import InvalidParameter
 
             raise InvalidParameter("project_id is required for a project-level app")
-        body = req.model_dump(exclude={"workspace_id"}, exclude_none=True)
+        body = req.body()
         result = service.write_batch(
             ctx.conn,
             domain_id=caller.domain_id,
