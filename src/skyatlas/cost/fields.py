@@ -22,19 +22,11 @@ from skyatlas.query.compile import Field, FieldSet, Prefix
 
 
 class map_text(FunctionElement[str]):
-    """`column[key]` of a text map (DuckDB MAP, PostgreSQL jsonb)."""
+    """The value of tag `key` (DuckDB: a list of key/value entries, PostgreSQL: jsonb)."""
 
     type = String()
     inherit_cache = True
     name = "map_text"
-
-
-class map_number(FunctionElement[float]):
-    """`column[key]` of a number map."""
-
-    type = Float()
-    inherit_cache = True
-    name = "map_number"
 
 
 def _parts(element: Any, compiler: Any, **kw: Any) -> tuple[str, str]:
@@ -46,11 +38,6 @@ def _parts(element: Any, compiler: Any, **kw: Any) -> tuple[str, str]:
 def _map_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
     # The embedded store keeps tags as a list of key/value entries (see TAGS_TYPE).
     return tag_value_sql(*_parts(element, compiler, **kw))
-
-
-@compiles(map_number, "duckdb")
-def _map_number_duckdb(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"TRY_CAST({_map_duckdb(element, compiler, **kw)} AS DOUBLE)"
 
 
 class json_key_text(FunctionElement[str]):
@@ -87,8 +74,7 @@ def _map_text_pg(element: Any, compiler: Any, **kw: Any) -> str:
 
 
 @compiles(json_key_number, "postgresql")
-@compiles(map_number, "postgresql")
-def _map_number_pg(element: Any, compiler: Any, **kw: Any) -> str:
+def _json_number_pg(element: Any, compiler: Any, **kw: Any) -> str:
     column, key = _parts(element, compiler, **kw)
     return f"CAST({column} ->> {key} AS double precision)"
 
@@ -102,10 +88,9 @@ def _map_key(rest: str) -> str:
 
 
 def _map_prefix(column: ColumnElement[Any], number: bool = False, json: bool = False) -> Prefix:
-    if json:
-        element: Any = json_key_number if number else json_key_text
-    else:
-        element = map_number if number else map_text
+    """`tags.<key>` (`json` False: a tag, always text) or `additional_info.<key>` /
+    `data.<key>` (`json` True: a key of a JSON object, as text or as a `number`)."""
+    element: Any = (json_key_number if number else json_key_text) if json else map_text
     return Prefix(
         resolve=lambda rest: Field(
             element(column, literal(_map_key(rest))), "number" if number else "string"
