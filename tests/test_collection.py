@@ -8,11 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic import command
 from conftest import Env, _make_env
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, text, update
 
+from skyatlas.collection import runner
 from skyatlas.collection.schedule import queue_due_collections
+from skyatlas.ids import utcnow
+from skyatlas.inventory import service
+from skyatlas.inventory.verbs.cloud_service import CloudServiceCreate
 from skyatlas.jobs import queue
 from skyatlas.plugins import (
     CloudServiceTypeSpec,
@@ -22,7 +27,8 @@ from skyatlas.plugins import (
     PluginMetadata,
     RegionRecord,
 )
-from skyatlas.store.tables import jobs
+from skyatlas.store.migrate import alembic_config
+from skyatlas.store.tables import cloud_service_collections, jobs
 
 
 class FakeOptions(BaseModel):
@@ -630,3 +636,244 @@ def test_an_error_in_one_region_spares_that_region_only(cenv, fake):
         "Compute-Server-2": "ACTIVE",
         "Compute-Server-3": "ACTIVE",
     }
+
+
+# A resource's `collection_info` lives in its own table (`cloud_service_collections`): it must
+# still read, filter, sort and group like a field of the resource, follow the resource through
+# imports and collections, and survive the upgrade that moved it there.
+
+
+def _list(env: Env, *conditions: dict[str, Any], **query: Any) -> list[dict[str, Any]]:
+    return env.ok(
+        "/inventory/cloud-service/list",
+        {"query": {"filter": list(conditions), **query}},
+    )["results"]
+
+
+def test_collection_info_reads_filters_sorts_and_groups(cenv, fake) -> None:
+    env = cenv
+    w = World(env, fake)
+    a1, a2 = w.account("a1"), w.account("a2")
+    fake.world[a1] = [server(i) for i in range(3)]
+    fake.world[a2] = [server(i, account="acct-2") for i in range(2)]
+    collector_id = w.collector()
+    w.run(collector_id)
+    by_hand = env.ok(
+        "/inventory/cloud-service/create",
+        {
+            "provider": "fakecloud",
+            "cloud_service_group": "Compute",
+            "cloud_service_type": "Server",
+            "name": "by-hand",
+            "data": {},
+            "workspace_id": env.workspace_id,
+            "project_id": w.project,
+        },
+    )
+    assert by_hand["collection_info"] == {
+        "service_account_id": None,
+        "secret_id": None,
+        "collector_id": None,
+        "last_collected_at": None,
+    }
+
+    of_a2 = _list(env, {"k": "collection_info.service_account_id", "v": a2, "o": "eq"})
+    assert sorted(r["account"] for r in of_a2) == ["acct-2", "acct-2"]
+    info = of_a2[0]["collection_info"]
+    assert info["collector_id"] == collector_id and info["service_account_id"] == a2
+    assert info["secret_id"] and info["last_collected_at"]
+    assert (
+        env.ok("/inventory/cloud-service/get", {"cloud_service_id": of_a2[0]["cloud_service_id"]})[
+            "collection_info"
+        ]
+        == info
+    )
+
+    uncollected = _list(env, {"k": "collection_info.collector_id", "v": False, "o": "exists"})
+    assert [r["name"] for r in uncollected] == ["by-hand"]
+
+    ordered = _list(
+        env,
+        {"k": "provider", "v": "fakecloud", "o": "eq"},
+        sort=[{"key": "collection_info.service_account_id", "desc": True}],
+    )
+    expected = sorted([a1] * 3 + [a2] * 2, reverse=True)
+    assert [r["collection_info"]["service_account_id"] for r in ordered[:5]] == expected
+
+    stat = env.ok(
+        "/inventory/cloud-service/stat",
+        {
+            "query": {
+                "aggregate": [
+                    {
+                        "group": {
+                            "keys": [{"key": "collection_info.service_account_id", "name": "sa"}],
+                            "fields": [{"operator": "count", "name": "n"}],
+                        }
+                    }
+                ]
+            }
+        },
+    )["results"]
+    assert {r["sa"]: r["n"] for r in stat} == {a1: 3, a2: 2, None: 1}
+
+    only = _list(
+        env,
+        {"k": "collection_info.service_account_id", "v": a1, "o": "eq"},
+        only=["name", "collection_info.last_collected_at"],
+    )
+    assert len(only) == 3
+    assert all(set(r) == {"name", "collection_info"} for r in only)
+    assert all(r["collection_info"]["last_collected_at"] for r in only)
+
+
+def test_an_import_takes_a_resource_out_of_its_collectors_reconcile(cenv, fake) -> None:
+    """An import (or an API create) writes a resource as nobody's collection: it is no longer
+    the collector's to disconnect when the collector stops seeing it."""
+    env = cenv
+    w = World(env, fake)
+    a1 = w.account("a1")
+    fake.world[a1] = [server(i) for i in range(3)]
+    collector_id = w.collector()
+    w.run(collector_id)
+
+    imported = CloudServiceCreate.model_validate({**server(2), "project_id": w.project}).body()
+    with env.runtime.store.begin() as conn:
+        result = service.write_batch(
+            conn,
+            domain_id=env.domain_id,
+            workspace_id=env.workspace_id,
+            bodies=[imported],
+            upsert=True,
+            created_by="import",
+        )
+    assert (result.created, result.updated) == (0, 1)
+    assert w.resources()["Compute-Server-2"]["collection_info"]["collector_id"] is None
+
+    fake.world[a1] = [server(i) for i in range(2)]
+    _job, (task,) = w.run(collector_id)
+    assert task["disconnected_count"] == 0
+    states = {k: r["state"] for k, r in w.resources().items()}
+    assert states == dict.fromkeys(
+        ("Compute-Server-0", "Compute-Server-1", "Compute-Server-2"), "ACTIVE"
+    )
+
+    # Collected again, it is the collector's again (and missed, disconnected by it).
+    fake.world[a1] = [server(i) for i in range(3)]
+    w.run(collector_id)
+    assert w.resources()["Compute-Server-2"]["collection_info"]["collector_id"] == collector_id
+    fake.world[a1] = [server(i) for i in range(2)]
+    w.run(collector_id)
+    assert w.resources()["Compute-Server-2"]["state"] == "DISCONNECTED"
+
+
+def test_a_resource_collected_under_another_account_is_marked_with_it(cenv, fake) -> None:
+    env = cenv
+    w = World(env, fake)
+    a1, a2 = w.account("a1"), w.account("a2")
+    fake.world[a1] = [server(0)]
+    collector_id = w.collector()
+    w.run(collector_id)
+    before = w.resources()["Compute-Server-0"]["collection_info"]
+    assert before["service_account_id"] == a1
+
+    fake.world[a1], fake.world[a2] = [], [server(0)]  # the same resource, now seen through a2
+    w.run(collector_id)
+    after = w.resources()["Compute-Server-0"]
+    assert after["state"] == "ACTIVE"
+    assert after["collection_info"]["service_account_id"] == a2
+    assert after["collection_info"]["secret_id"] != before["secret_id"]
+    assert after["collection_info"]["last_collected_at"] > before["last_collected_at"]
+
+
+def test_the_upgrade_moves_collection_info_out_of_the_resource_row(env) -> None:
+    """A store written before 0015 (downgraded to 0014 here, which puts the columns back with
+    their values) keeps every resource's collection info through the upgrade."""
+    collected_at = utcnow()
+    with env.runtime.store.begin() as conn:
+        service.write_batch(
+            conn,
+            domain_id=env.domain_id,
+            workspace_id=env.workspace_id,
+            bodies=[CloudServiceCreate.model_validate(server(i)).body() for i in range(4)],
+            upsert=True,
+            collection=service.Collection("collector-1", "sa-1", "secret-1", collected_at),
+        )
+        service.write_batch(
+            conn,
+            domain_id=env.domain_id,
+            workspace_id=env.workspace_id,
+            bodies=[CloudServiceCreate.model_validate(server(9)).body()],
+            upsert=True,
+        )
+        before = sorted(conn.execute(select(cloud_service_collections)).all())
+        assert len(before) == 4
+        command.downgrade(alembic_config(conn), "0014")
+        assert "cloud_service_collections" not in inspect(conn).get_table_names()
+        assert (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM cloud_services WHERE collector_id = 'collector-1' "
+                    "AND service_account_id = 'sa-1' AND secret_id = 'secret-1'"
+                )
+            ).scalar_one()
+            == 4
+        )
+        command.upgrade(alembic_config(conn), "head")
+        assert sorted(conn.execute(select(cloud_service_collections)).all()) == before
+        columns = {c["name"] for c in inspect(conn).get_columns("cloud_services")}
+        assert not columns & {
+            "collector_id",
+            "service_account_id",
+            "secret_id",
+            "last_collected_at",
+        }
+    assert before[0].last_collected_at == collected_at
+
+
+@pytest.mark.parametrize("pending_marks", [1, runner.PENDING_MARKS])
+def test_a_run_writes_the_time_of_everything_it_saw_unchanged(
+    cenv, fake, monkeypatch, pending_marks
+):
+    """Marks of resources seen again unchanged are written in one pass at the end of the run,
+    or along the way when a run holds too many of them: either way none is lost, so the
+    reconcile never takes a resource the run saw for a missed one."""
+    monkeypatch.setattr(runner, "PENDING_MARKS", pending_marks)
+    monkeypatch.setattr(runner, "BATCH_SIZE", 2)  # several batches, several flushes
+    env = cenv
+    w = World(env, fake)
+    a1 = w.account("a1")
+    fake.world[a1] = [server(i) for i in range(5)]
+    collector_id = w.collector()
+    w.run(collector_id)
+    first = {k: r["collection_info"]["last_collected_at"] for k, r in w.resources().items()}
+
+    fake.world[a1] = [server(i) for i in range(4)]  # 4 unchanged, 1 missed
+    _job, (task,) = w.run(collector_id)
+    assert (task["updated_count"], task["disconnected_count"]) == (4, 1)
+    rows = w.resources()
+    assert rows["Compute-Server-4"]["state"] == "DISCONNECTED"
+    for i in range(4):
+        row = rows[f"Compute-Server-{i}"]
+        assert row["state"] == "ACTIVE"
+        assert row["collection_info"]["last_collected_at"] > first[f"Compute-Server-{i}"]
+
+
+def test_deleting_a_workspace_takes_its_collection_marks(env) -> None:
+    doomed = env.ok("/identity/workspace/create", {"name": "doomed"})["workspace_id"]
+    with env.runtime.store.begin() as conn:
+        for workspace_id in (doomed, env.workspace_id):
+            service.write_batch(
+                conn,
+                domain_id=env.domain_id,
+                workspace_id=workspace_id,
+                bodies=[CloudServiceCreate.model_validate(server(i)).body() for i in range(3)],
+                upsert=True,
+                collection=service.Collection("collector-1", "sa-1", "secret-1", utcnow()),
+            )
+    env.ok("/identity/workspace/delete", {"workspace_id": doomed, "force": True})
+    with env.runtime.store.read() as conn:
+        left = conn.execute(select(cloud_service_collections.c.cloud_service_id)).scalars().all()
+    kept = env.ok("/inventory/cloud-service/list", {"provider": "fakecloud"})["results"]
+    assert sorted(left) == sorted(r["cloud_service_id"] for r in kept)
+    assert len(left) == 3

@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, and_, not_, or_, update
+from sqlalchemy import ColumnElement, Connection, and_, not_, or_, select, update
 
 from skyatlas.ids import utcnow
-from skyatlas.store.tables import cloud_services
+from skyatlas.store.tables import cloud_service_collections, cloud_services
 
 MISSES_UNTIL_DELETED = 3
+_CHUNK = 500
 
 
 @dataclass
@@ -36,15 +37,26 @@ def reconcile(
     run_started: datetime,
     unreadable_kinds: Iterable[tuple[str, str | None, str | None]] = (),
 ) -> Reconciled:
-    c = cloud_services.c
+    c, m = cloud_services.c, cloud_service_collections.c
+    # What this collector and account collected before and not in this run, by its marks: a
+    # range of their index. Read first, then the resources updated by id: given the same
+    # subquery inside the UPDATE, SQLite walked every resource of the workspace instead.
+    missed = (
+        conn.execute(
+            select(m.cloud_service_id).where(
+                m.collector_id == collector_id,
+                m.service_account_id == service_account_id
+                if service_account_id is not None
+                else m.service_account_id.is_(None),
+                or_(m.last_collected_at.is_(None), m.last_collected_at < run_started),
+            )
+        )
+        .scalars()
+        .all()
+    )
     where: list[ColumnElement[bool]] = [
-        c.collector_id == collector_id,
-        c.service_account_id == service_account_id
-        if service_account_id is not None
-        else c.service_account_id.is_(None),
         c.workspace_id == workspace_id,
         c.state.in_(("ACTIVE", "DISCONNECTED")),
-        or_(c.last_collected_at.is_(None), c.last_collected_at < run_started),
     ]
     for group, type_, region in sorted(set(unreadable_kinds), key=str):
         spared = [c.cloud_service_group == group]
@@ -54,19 +66,22 @@ def reconcile(
             spared.append(c.region_code == region)
         where.append(not_(and_(*spared)))
     now = utcnow()
-    deleted = conn.execute(
-        update(cloud_services)
-        .where(*where, c.missed_count >= MISSES_UNTIL_DELETED - 1)
-        .values(
-            state="DELETED",
-            missed_count=c.missed_count + 1,
-            deleted_at=now,
-            updated_at=now,
-        )
-    ).rowcount
-    disconnected = conn.execute(
-        update(cloud_services)
-        .where(*where, and_(c.missed_count < MISSES_UNTIL_DELETED - 1))
-        .values(state="DISCONNECTED", missed_count=c.missed_count + 1, updated_at=now)
-    ).rowcount
-    return Reconciled(disconnected=disconnected, deleted=deleted)
+    done = Reconciled()
+    for start in range(0, len(missed), _CHUNK):
+        these = c.cloud_service_id.in_(missed[start : start + _CHUNK])
+        done.deleted += conn.execute(
+            update(cloud_services)
+            .where(these, *where, c.missed_count >= MISSES_UNTIL_DELETED - 1)
+            .values(
+                state="DELETED",
+                missed_count=c.missed_count + 1,
+                deleted_at=now,
+                updated_at=now,
+            )
+        ).rowcount
+        done.disconnected += conn.execute(
+            update(cloud_services)
+            .where(these, *where, c.missed_count < MISSES_UNTIL_DELETED - 1)
+            .values(state="DISCONNECTED", missed_count=c.missed_count + 1, updated_at=now)
+        ).rowcount
+    return done

@@ -34,7 +34,7 @@ from skyatlas.collection.registration import register_regions, register_types
 from skyatlas.errors import SkyatlasError
 from skyatlas.identity.verbs.service_account import read_secret_data
 from skyatlas.ids import utcnow
-from skyatlas.inventory import service
+from skyatlas.inventory import collection_marks, service
 from skyatlas.plugins.base import (
     CollectContext,
     CollectError,
@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 2000
 #: A slow source still shows progress (and is checked for cancellation) this often.
 FLUSH_SECONDS = 2.0
+#: Resources seen again unchanged get this run's time on their mark at the end of the run, in
+#: one pass over the marks in id order; a run this large writes them along the way.
+PENDING_MARKS = 200_000
 
 
 class Stop(Exception):
@@ -181,6 +184,7 @@ class CollectTask:
             service_account_id=task.service_account_id,
             secret_id=task.secret_id,
             collected_at=run_started,
+            pending=[],
         )
         cancelled = _CancelCheck(store, task.job_id)
         ctx = CollectContext(
@@ -230,6 +234,10 @@ class CollectTask:
                     else service.WriteResult()
                 )
                 _add_counts(conn, task.job_task_id, written, errors)
+                assert collection.pending is not None
+                if len(collection.pending) >= PENDING_MARKS:
+                    collection_marks.touch(conn, collection.pending, run_started)
+                    collection.pending.clear()
             batches[0] += 1
             if written.created and store.dialect == "postgresql" and _power_of_two(batches[0]):
                 # a table growing fast keeps an empty table's statistics until autovacuum
@@ -294,6 +302,8 @@ class CollectTask:
         with store.begin(write=True) as conn:
             if load_job(conn, task.job_id).status == CANCELED:
                 raise Stop
+            # before the reconcile, which takes a resource without this run's time as missed
+            collection_marks.touch(conn, collection.pending or [], run_started)
             register_regions(conn, task.domain_id, task.workspace_id, found_regions.values())
             values: dict[str, Any] = {}
             if not blind:

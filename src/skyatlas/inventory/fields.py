@@ -22,6 +22,7 @@ from skyatlas.query.compile import (
 from skyatlas.query.model import EMPTY_LIST, Condition
 from skyatlas.query.sqlfuncs import json_scalar, like_pattern
 from skyatlas.store import textindex
+from skyatlas.store.tables import cloud_service_collections as marks
 from skyatlas.store.tables import cloud_service_tags as tags_table
 from skyatlas.store.tables import cloud_services as cs
 from skyatlas.store.tables import custom_tag_links, custom_tag_links_with_tags, custom_tags
@@ -124,6 +125,16 @@ def _tag_keys_prefix() -> Prefix:
     return Prefix(resolve=resolve, split=lambda rest: [rest])
 
 
+def _collection_info(name: str) -> Any:
+    """A field of the resource's collection mark (its own table): a lookup by primary key, so
+    it filters, sorts and groups like a column; NULL for a resource no collector wrote."""
+    return (
+        select(marks.c[name])
+        .where(marks.c.cloud_service_id == cs.c.cloud_service_id)
+        .scalar_subquery()
+    )
+
+
 def _columns() -> dict[str, Field]:
     string = [
         "cloud_service_id",
@@ -146,8 +157,10 @@ def _columns() -> dict[str, Field]:
     columns["reference.resource_id"] = Field(cs.c.resource_id, "string")
     columns["reference.external_link"] = Field(cs.c.external_link, "string")
     for name in ("service_account_id", "secret_id", "collector_id"):
-        columns[f"collection_info.{name}"] = Field(cs.c[name], "string")
-    columns["collection_info.last_collected_at"] = Field(cs.c.last_collected_at, "datetime")
+        columns[f"collection_info.{name}"] = Field(_collection_info(name), "string")
+    columns["collection_info.last_collected_at"] = Field(
+        _collection_info("last_collected_at"), "datetime"
+    )
     columns["ip_addresses"] = json_field(cs.c.ip_addresses, ())
     # Internal: the pre-folded text keyword tokens match; not part of the record.
     columns["_search_text"] = Field(cs.c.search_text, "string")

@@ -9,6 +9,7 @@ from sqlalchemy import Row
 
 from skyatlas.errors import InvalidParameter
 from skyatlas.ids import iso
+from skyatlas.inventory.collection_marks import UNCOLLECTED
 
 KEY_SEPARATOR = "\x1f"
 #: The fields `minimal: true` keeps.
@@ -138,12 +139,8 @@ def to_record(row: Row[Any] | Mapping[str, Any]) -> dict[str, Any]:
         "reference": {"resource_id": m["resource_id"], "external_link": m["external_link"]},
         "tags": tags,
         "tag_keys": {prov: sorted(kv) for prov, kv in tags.items()},
-        "collection_info": {
-            "service_account_id": m["service_account_id"],
-            "secret_id": m["secret_id"],
-            "collector_id": m["collector_id"],
-            "last_collected_at": iso(m["last_collected_at"]),
-        },
+        # Kept in its own table: `collection_marks.add_collection_info` fills it for a page.
+        "collection_info": dict(UNCOLLECTED),
         "region_code": m["region_code"],
         "domain_id": m["domain_id"],
         "workspace_id": m["workspace_id"],

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, selec
 from skyatlas.errors import InvalidParameter, not_found
 from skyatlas.identity.caller import Caller
 from skyatlas.ids import new_id, utcnow
+from skyatlas.inventory.collection_marks import Collector, write_marks
 from skyatlas.inventory.custom_tags import detach_foreign_tags
 from skyatlas.inventory.records import (
     TagScope,
@@ -29,7 +30,12 @@ from skyatlas.inventory.records import (
     upsert_key,
 )
 from skyatlas.store.bulk import insert_rows
-from skyatlas.store.tables import cloud_service_tags, cloud_services, projects
+from skyatlas.store.tables import (
+    cloud_service_collections,
+    cloud_service_tags,
+    cloud_services,
+    projects,
+)
 
 VISIBLE_STATES = ("ACTIVE", "DISCONNECTED")
 
@@ -61,6 +67,10 @@ class Collection:
     service_account_id: str | None = None
     secret_id: str | None = None
     collected_at: datetime | None = None
+    #: Resources seen again already marked by this collector, account and secret: with a list
+    #: here their new time is left to the caller (`collection_marks.touch`), which writes the
+    #: marks of a whole run at once.
+    pending: list[str] | None = None
 
 
 @dataclass
@@ -169,28 +179,37 @@ def write_batch(
     digests: dict[str, str | None] = {}
     projects_of: dict[str, str | None] = {}  # a re-collected resource's current project
     settled: set[str] = set()  # keys of resources ACTIVE and missed by no collection
+    marks: dict[str, Collector | None] = {}  # an existing resource's collection mark
     keys = [r["upsert_key"] for r in rows if r["upsert_key"]]
     if keys:
+        cs, m = cloud_services.c, cloud_service_collections.c
         for chunk_start in range(0, len(keys), 500):
             chunk = keys[chunk_start : chunk_start + 500]
-            for cid, key, digest, project_id, state, missed in conn.execute(
+            for cid, key, digest, project_id, state, missed, *mark in conn.execute(
                 select(
-                    cloud_services.c.cloud_service_id,
-                    cloud_services.c.upsert_key,
-                    cloud_services.c.content_hash,
-                    cloud_services.c.project_id,
-                    cloud_services.c.state,
-                    cloud_services.c.missed_count,
-                ).where(
-                    cloud_services.c.workspace_id == workspace_id,
-                    cloud_services.c.upsert_key.in_(chunk),
+                    cs.cloud_service_id,
+                    cs.upsert_key,
+                    cs.content_hash,
+                    cs.project_id,
+                    cs.state,
+                    cs.missed_count,
+                    m.collector_id,
+                    m.service_account_id,
+                    m.secret_id,
                 )
+                .select_from(
+                    cloud_services.outerjoin(
+                        cloud_service_collections, m.cloud_service_id == cs.cloud_service_id
+                    )
+                )
+                .where(cs.workspace_id == workspace_id, cs.upsert_key.in_(chunk))
             ):
                 existing[key] = cid
                 digests[key] = digest
                 projects_of[cid] = project_id
                 if state == "ACTIVE" and not missed:
                     settled.add(key)
+                marks[cid] = Collector(*mark) if mark[0] is not None else None
     if existing and not upsert:
         raise InvalidParameter(
             "a resource with the same provider, group, type, account and reference.resource_id "
@@ -199,12 +218,11 @@ def write_batch(
         )
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    # Re-seen and unchanged: only the collection fields are written, and only a resource that
-    # was missed or is not ACTIVE gets its state reset. A statement that sets `state` rewrites
-    # every index holding it and runs the state triggers even when the value stays the same:
-    # the steady state of a scheduled collector (everything seen again, nothing changed) took
-    # 2.6 times as long with it.
-    seen_again: list[dict[str, Any]] = []
+    # Re-seen and unchanged: the resource's row is not written at all (its collection mark is,
+    # in its own table), unless it was missed or is not ACTIVE: then its state is reset. A
+    # statement that sets `state` rewrites every index holding it and runs the state triggers
+    # even when the value stays the same.
+    seen_again = 0
     revived: list[dict[str, Any]] = []
     seen_in_batch: dict[str, dict[str, Any]] = {}
     ids: list[str] = []
@@ -219,14 +237,10 @@ def write_batch(
             cid = existing[key]
             values["content_hash"] = content_hash(values)
             if values["content_hash"] == digests[key]:
-                touch = {
-                    "_id": cid,
-                    "collector_id": collection.collector_id,
-                    "service_account_id": collection.service_account_id,
-                    "secret_id": collection.secret_id,
-                    "last_collected_at": collection.collected_at,
-                }
-                (seen_again if key in settled else revived).append(touch)
+                if key in settled:
+                    seen_again += 1
+                else:
+                    revived.append({"_id": cid})
                 ids.append(cid)
                 continue
             values.update(cloud_service_id=cid, state="ACTIVE", deleted_at=None, missed_count=0)
@@ -245,10 +259,6 @@ def write_batch(
             )
             values["content_hash"] = content_hash(values)
             inserts.append(values)
-        values["collector_id"] = collection.collector_id
-        values["service_account_id"] = collection.service_account_id
-        values["secret_id"] = collection.secret_id
-        values["last_collected_at"] = collection.collected_at
         values["search_text"] = search_text(
             cid,
             values["name"],
@@ -289,14 +299,20 @@ def write_batch(
                 for t in tag_keys(u["cloud_service_id"], old_tags.get(u["cloud_service_id"]) or {})
             ],
         )
-    for touched, reset in ((seen_again, {}), (revived, _REVIVED)):
-        if touched:
-            conn.execute(
-                update(cloud_services)
-                .where(cloud_services.c.cloud_service_id == bindparam("_id"))
-                .values(**_SEEN, **reset),
-                touched,
-            )
+    if revived:
+        conn.execute(
+            update(cloud_services)
+            .where(cloud_services.c.cloud_service_id == bindparam("_id"))
+            .values(_REVIVED),
+            revived,
+        )
+    who = (
+        Collector(collection.collector_id, collection.service_account_id, collection.secret_id)
+        if collection.collector_id is not None
+        else None
+    )
+    created = [r["cloud_service_id"] for r in inserts]
+    write_marks(conn, who, collection.collected_at, created, marks, collection.pending)
     # Written or rewritten resources are ACTIVE; an update keeps its project unless the batch
     # names one (as the UPDATE above does).
     tag_values = [
@@ -318,16 +334,12 @@ def write_batch(
         # on the same pages instead of one random page each.
         tag_values.sort(key=_TAG_ORDER)
         insert_rows(conn, cloud_service_tags, tag_values)
-    touched = len(seen_again) + len(revived)
+    touched = seen_again + len(revived)
     return WriteResult(created=len(inserts), updated=len(updates) + touched, ids=ids)
 
 
-#: What a collection writes on a resource it saw again unchanged, and, on one that had been
-#: missed (DISCONNECTED, or DELETED by the reconcile), what brings it back.
-_SEEN = {
-    c: bindparam(c)
-    for c in ("collector_id", "service_account_id", "secret_id", "last_collected_at")
-}
+#: What brings back a resource seen again unchanged after it had been missed (DISCONNECTED,
+#: or DELETED by the reconcile).
 _REVIVED = {"missed_count": 0, "state": "ACTIVE", "deleted_at": None}
 
 

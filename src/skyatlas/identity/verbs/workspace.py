@@ -23,6 +23,7 @@ from skyatlas.runtime import Ctx
 from skyatlas.schemas import Empty, Id, Name, QueryParam, Request, StatRequest, StatResponse, Tags
 from skyatlas.store.tables import (
     WORKSPACE_OWNED,
+    cloud_service_collections,
     cloud_service_tags,
     cloud_services,
     workspaces,
@@ -169,16 +170,15 @@ def register(registry: Registry) -> None:
                 f"workspace {req.workspace_id} still holds {held}; delete them first or pass "
                 "force: true"
             )
-        # The tag index has no workspace column: clear it through the workspace's resources.
-        ctx.conn.execute(
-            delete(cloud_service_tags).where(
-                cloud_service_tags.c.cloud_service_id.in_(
-                    select(cloud_services.c.cloud_service_id).where(
-                        cloud_services.c.workspace_id == req.workspace_id
-                    )
-                )
-            )
+        # The tag index and the collection marks have no workspace column: clear them through
+        # the workspace's resources.
+        resources = select(cloud_services.c.cloud_service_id).where(
+            cloud_services.c.workspace_id == req.workspace_id
         )
+        for per_resource in (cloud_service_tags, cloud_service_collections):
+            ctx.conn.execute(
+                delete(per_resource).where(per_resource.c.cloud_service_id.in_(resources))
+            )
         for _label, t in WORKSPACE_OWNED:
             ctx.conn.execute(delete(t).where(t.c.workspace_id == req.workspace_id))
         ctx.conn.execute(delete(workspaces).where(workspaces.c.workspace_id == req.workspace_id))

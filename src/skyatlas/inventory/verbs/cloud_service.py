@@ -13,6 +13,7 @@ from skyatlas.errors import not_found
 from skyatlas.identity.roles import ALL_ROLE_TYPES
 from skyatlas.ids import utcnow
 from skyatlas.inventory import service
+from skyatlas.inventory.collection_marks import add_collection_info
 from skyatlas.inventory.custom_tags import add_custom_tags, detach_foreign_tags
 from skyatlas.inventory.fields import FIELDS
 from skyatlas.inventory.records import (
@@ -205,8 +206,13 @@ def register(registry: Registry) -> None:
 
     def _record(ctx: Ctx, row: Any) -> dict[str, Any]:
         records = [to_record(row)]
-        add_custom_tags(ctx.conn, records)
+        _enrich(ctx, records)
         return records[0]
+
+    def _enrich(ctx: Ctx, records: list[dict[str, Any]]) -> None:
+        """What a record holds outside its row: custom tags and collection info."""
+        add_custom_tags(ctx.conn, records)
+        add_collection_info(ctx.conn, records)
 
     def _app_name(ctx: Ctx) -> str | None:
         """Who created it, as the record shows: the app's name, or the signed-in user's id."""
@@ -318,7 +324,7 @@ def register(registry: Registry) -> None:
             to_record,
             scope=scope,
             minimal=MINIMAL,
-            enrich=lambda records: add_custom_tags(ctx.conn, records),
+            enrich=lambda records: _enrich(ctx, records),
         )
 
     @verb("analyze", AnalyzeRequest, AnalyzeResponse, ALL_ROLE_TYPES, "Analyze resources")
