@@ -475,3 +475,48 @@ def test_deregister_removes_the_costs_and_schedules_sync_once_per_hour(cenv, fak
     env.ok("/cost-analysis/data-source/deregister", {"data_source_id": ds})
     assert totals(env) == {}
     assert env.ok("/cost-analysis/cost/list", {})["total_count"] == 0
+
+
+def test_cost_list_pages_in_order_without_repeats_or_gaps(cenv, fake):
+    env = cenv
+    ds = register(env)
+    fake.rows = [
+        row(f"2024-05-{d:02d}", float(c), product=p)
+        for d in range(1, 5)
+        for c, p in ((d * 10 + 1, "EC2"), (d * 10 + 2, "S3"), (d, "RDS"))
+    ]
+    assert sync(env, ds)["status"] == "SUCCESS"
+    everything = sorted(r["cost"] for r in fake.rows)
+
+    def pages(sort: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        for start in range(1, 13, 5):
+            answer = env.ok(
+                "/cost-analysis/cost/list",
+                {"query": {"sort": sort, "page": {"start": start, "limit": 5}}},
+            )
+            assert answer["total_count"] == 12
+            seen += answer["results"]
+        return seen
+
+    by_cost = pages([{"key": "cost", "desc": True}])
+    assert [r["cost"] for r in by_cost] == everything[::-1]
+    by_product = pages([{"key": "product"}])
+    assert [r["product"] for r in by_product] == ["EC2"] * 4 + ["RDS"] * 4 + ["S3"] * 4
+    assert len({r["cost_id"] for r in by_product}) == 12
+    by_id = pages([])
+    assert [r["cost_id"] for r in by_id] == sorted(r["cost_id"] for r in by_id)
+
+    only = env.ok(
+        "/cost-analysis/cost/list",
+        {
+            "query": {
+                "filter": [{"key": "product", "value": "S3", "operator": "eq"}],
+                "only": ["cost", "billed_date"],
+                "sort": [{"key": "billed_date"}],
+            }
+        },
+    )
+    assert only["results"] == [
+        {"cost": float(d * 10 + 2), "billed_date": f"2024-05-{d:02d}"} for d in range(1, 5)
+    ]

@@ -71,17 +71,25 @@ def run_list(
     minimal: tuple[str, ...] | None = None,
     enrich: Callable[[list[dict[str, Any]]], None] | None = None,
     refilter_page: bool = False,
+    one_pass: bool = False,
 ) -> dict[str, Any]:
     """`{"results": [...], "total_count": N}` with N counting every match, not just the page.
     `enrich` completes a page of rendered records in one go (before `only` projects them).
     `refilter_page` repeats the filters when fetching the page's rows by id: a columnar store
-    without an index on the id then skips row groups by the filters instead of scanning."""
+    without an index on the id then skips row groups by the filters instead of scanning.
+    `one_pass` reads the page's rows in one sorted, limited statement instead: a columnar store
+    (DuckDB) reads the wide columns of only the rows that make the page by itself (late
+    materialisation of a top-N), where fetching them again by id is a second filtered scan."""
     where = compile_where(query, fields, *scope)
     total = count_rows(conn, table, where)
     if query.count_only:
         return {"results": [], "total_count": total}
     # Deferred join: page through the ids first (a covering index can filter and sort those
     # without reading a single row), then fetch only the rows of the page.
+    if one_pass:
+        stmt = select(table).where(where).order_by(*order_by(query.sort, fields))
+        results = [render(row) for row in conn.execute(_paged(stmt, query.page))]
+        return _finish(results, total, query, fields, minimal, enrich)
     id_column = fields.resolve(fields.id_key).expr
     page_where = where
     if _walk_pays(query, total):
@@ -102,6 +110,18 @@ def run_list(
         for row in conn.execute(fetch):
             rows_by_id[row._mapping[fields.id_key]] = row
     results = [render(rows_by_id[i]) for i in ids if i in rows_by_id]
+    return _finish(results, total, query, fields, minimal, enrich)
+
+
+def _finish(
+    results: list[dict[str, Any]],
+    total: int,
+    query: Query,
+    fields: FieldSet,
+    minimal: tuple[str, ...] | None,
+    enrich: Callable[[list[dict[str, Any]]], None] | None,
+) -> dict[str, Any]:
+    """A rendered page completed (`enrich`), then projected (`only` / `minimal`)."""
     if enrich is not None:
         enrich(results)
     paths = query.only or (minimal if query.minimal else None)

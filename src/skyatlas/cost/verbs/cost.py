@@ -260,7 +260,7 @@ def register(registry: Registry) -> None:
             query,
             cost_record,
             scope=cost_scope(ctx)(costs),
-            refilter_page=True,
+            one_pass=True,
         )
 
     @verb("analyze", CostAnalyze, CostAnalyzeResponse, ALL_ROLE_TYPES, "Analyze costs")
