@@ -179,12 +179,13 @@ class CollectTask:
         from skyatlas.inventory.verbs.cloud_service import CloudServiceCreate
 
         run_started = utcnow()
+        pending: list[str] = []  # seen again, already marked by this run's collector
         collection = service.Collection(
             collector_id=collector.collector_id,
             service_account_id=task.service_account_id,
             secret_id=task.secret_id,
             collected_at=run_started,
-            pending=[],
+            pending=pending,
         )
         cancelled = _CancelCheck(store, task.job_id)
         ctx = CollectContext(
@@ -234,10 +235,9 @@ class CollectTask:
                     else service.WriteResult()
                 )
                 _add_counts(conn, task.job_task_id, written, errors)
-                assert collection.pending is not None
-                if len(collection.pending) >= PENDING_MARKS:
-                    collection_marks.touch(conn, collection.pending, run_started)
-                    collection.pending.clear()
+                if len(pending) >= PENDING_MARKS:
+                    collection_marks.touch(conn, pending, run_started)
+                    pending.clear()
             batches[0] += 1
             if written.created and store.dialect == "postgresql" and _power_of_two(batches[0]):
                 # a table growing fast keeps an empty table's statistics until autovacuum
@@ -303,7 +303,7 @@ class CollectTask:
             if load_job(conn, task.job_id).status == CANCELED:
                 raise Stop
             # before the reconcile, which takes a resource without this run's time as missed
-            collection_marks.touch(conn, collection.pending or [], run_started)
+            collection_marks.touch(conn, pending, run_started)
             register_regions(conn, task.domain_id, task.workspace_id, found_regions.values())
             values: dict[str, Any] = {}
             if not blind:

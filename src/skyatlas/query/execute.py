@@ -84,12 +84,12 @@ def run_list(
     total = count_rows(conn, table, where)
     if query.count_only:
         return {"results": [], "total_count": total}
-    # Deferred join: page through the ids first (a covering index can filter and sort those
-    # without reading a single row), then fetch only the rows of the page.
     if one_pass:
         stmt = select(table).where(where).order_by(*order_by(query.sort, fields))
         results = [render(row) for row in conn.execute(_paged(stmt, query.page))]
         return _finish(results, total, query, fields, minimal, enrich)
+    # Deferred join: page through the ids first (a covering index can filter and sort those
+    # without reading a single row), then fetch only the rows of the page.
     id_column = fields.resolve(fields.id_key).expr
     page_where = where
     if _walk_pays(query, total):
