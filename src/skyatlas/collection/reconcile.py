@@ -16,10 +16,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, and_, not_, or_, select, update
 
 from skyatlas.ids import utcnow
+from skyatlas.store.bulk import in_chunks
 from skyatlas.store.tables import cloud_service_collections, cloud_services
 
 MISSES_UNTIL_DELETED = 3
-_CHUNK = 500
 
 
 @dataclass
@@ -67,8 +67,8 @@ def reconcile(
         where.append(not_(and_(*spared)))
     now = utcnow()
     done = Reconciled()
-    for start in range(0, len(missed), _CHUNK):
-        these = c.cloud_service_id.in_(missed[start : start + _CHUNK])
+    for chunk in in_chunks(missed):
+        these = c.cloud_service_id.in_(chunk)
         done.deleted += conn.execute(
             update(cloud_services)
             .where(these, *where, c.missed_count >= MISSES_UNTIL_DELETED - 1)

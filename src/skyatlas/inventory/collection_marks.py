@@ -16,10 +16,8 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from skyatlas.ids import iso
-from skyatlas.store.bulk import insert_rows
+from skyatlas.store.bulk import in_chunks, insert_rows
 from skyatlas.store.tables import cloud_service_collections
-
-_CHUNK = 500
 
 
 class Collector(NamedTuple):
@@ -86,35 +84,27 @@ def touch(conn: Connection, ids: list[str], collected_at: datetime | None) -> No
     each page of its marks once (at 100,000 resources: 2,500 pages instead of 70,000).
     """
     c = cloud_service_collections.c
-    ordered = sorted(set(ids))
-    for start in range(0, len(ordered), _CHUNK):
+    for chunk in in_chunks(sorted(set(ids))):
         conn.execute(
             update(cloud_service_collections)
-            .where(c.cloud_service_id.in_(ordered[start : start + _CHUNK]))
+            .where(c.cloud_service_id.in_(chunk))
             .values(last_collected_at=collected_at)
         )
 
 
 def _delete(conn: Connection, ids: list[str]) -> None:
     c = cloud_service_collections.c
-    for start in range(0, len(ids), _CHUNK):
-        conn.execute(
-            delete(cloud_service_collections).where(
-                c.cloud_service_id.in_(ids[start : start + _CHUNK])
-            )
-        )
+    for chunk in in_chunks(ids):
+        conn.execute(delete(cloud_service_collections).where(c.cloud_service_id.in_(chunk)))
 
 
 def collection_info_of(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The `collection_info` of these resources, by id (unmarked ones are absent)."""
     c = cloud_service_collections.c
-    wanted = list(ids)
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), _CHUNK):
+    for chunk in in_chunks(list(ids)):
         for row in conn.execute(
-            select(cloud_service_collections).where(
-                c.cloud_service_id.in_(wanted[start : start + _CHUNK])
-            )
+            select(cloud_service_collections).where(c.cloud_service_id.in_(chunk))
         ):
             found[row.cloud_service_id] = info(
                 row.collector_id, row.service_account_id, row.secret_id, row.last_collected_at

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, exists, or_, select
 
+from skyatlas.store.bulk import in_chunks
 from skyatlas.store.tables import (
     cloud_services,
     custom_tag_links,
@@ -45,8 +46,8 @@ def add_custom_tags(conn: Connection, records: Sequence[dict[str, Any]]) -> None
 def detach_foreign_tags(conn: Connection, cloud_service_ids: Sequence[str]) -> None:
     """A resource moved to another project keeps none of its old project's custom tags (a
     custom tag belongs to one project and tags only that project's resources)."""
-    for start in range(0, len(cloud_service_ids), 500):
-        ids = list(cloud_service_ids[start : start + 500])
+    for chunk in in_chunks(cloud_service_ids):
+        ids = list(chunk)
         foreign = exists().where(
             custom_tags.c.tag_id == custom_tag_links.c.tag_id,
             cloud_services.c.cloud_service_id == custom_tag_links.c.cloud_service_id,

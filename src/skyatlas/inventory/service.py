@@ -29,7 +29,7 @@ from skyatlas.inventory.records import (
     tag_rows,
     upsert_key,
 )
-from skyatlas.store.bulk import insert_rows
+from skyatlas.store.bulk import in_chunks, insert_rows
 from skyatlas.store.tables import (
     cloud_service_collections,
     cloud_service_tags,
@@ -183,8 +183,7 @@ def write_batch(
     keys = [r["upsert_key"] for r in rows if r["upsert_key"]]
     if keys:
         cs, m = cloud_services.c, cloud_service_collections.c
-        for chunk_start in range(0, len(keys), 500):
-            chunk = keys[chunk_start : chunk_start + 500]
+        for chunk in in_chunks(keys):
             for cid, key, digest, project_id, state, missed, *mark in conn.execute(
                 select(
                     cs.cloud_service_id,
@@ -349,11 +348,11 @@ _TAG_ORDER = operator.itemgetter("key", "value", "provider", "cloud_service_id")
 def _tags_of(conn: Connection, ids: list[str]) -> dict[str, dict[str, dict[str, str]]]:
     """The stored `tags` of these resources, by id."""
     found: dict[str, dict[str, dict[str, str]]] = {}
-    for start in range(0, len(ids), 500):
+    for chunk in in_chunks(ids):
         found.update(
             conn.execute(
                 select(cloud_services.c.cloud_service_id, cloud_services.c.tags).where(
-                    cloud_services.c.cloud_service_id.in_(ids[start : start + 500])
+                    cloud_services.c.cloud_service_id.in_(chunk)
                 )
             ).all()
         )

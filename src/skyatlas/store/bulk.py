@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import operator
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
@@ -83,6 +83,18 @@ def chunk_sizes(total: int, most: int) -> list[int]:
     rest = total % most
     powers = [1 << b for b in reversed(range(rest.bit_length())) if rest >> b & 1]
     return [most] * (total // most) + powers
+
+
+#: Values per `IN (...)` list: well inside every backend's limit on bound parameters, and small
+#: enough that a statement's plan stays a list of key lookups.
+IN_LIST = 500
+
+
+def in_chunks(values: Sequence[Any], size: int = IN_LIST) -> Iterator[Sequence[Any]]:
+    """`values` in consecutive slices of at most `size`, for statements that take them as an
+    `IN (...)` list."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 #: SQLite's default limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER).
