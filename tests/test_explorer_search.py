@@ -1112,6 +1112,36 @@ def test_an_empty_kcrn_segment_matches_only_empty_values(env):
     cat.check()
 
 
+def test_a_region_filter_counts_what_it_pages(env):
+    """`region=global` is every resource shown with the region `global`: none, or `global`
+    itself. The count reads the region column (and the kept counts), the page walks
+    the KCRN index; both give the same resources, with and without other conditions."""
+    shown = {}
+    for i, region in enumerate([None, "global", "global-2", "us-east-1", "eu-central-1"]):
+        body = {"cloud_service_group": "EC2", "cloud_service_type": "Instance", "name": f"r{i}"}
+        made = create(env, **body, **({} if region is None else {"region_code": region}))
+        shown[made["cloud_service_id"]] = region or "global"
+    for flt, want in (
+        ("region=global", {"global"}),
+        ("region=eu-central-1", {"eu-central-1"}),
+        ("region=global&service=EC2&resource_type=Instance", {"global"}),
+        ("-region=global", {"global-2", "us-east-1", "eu-central-1"}),
+    ):
+        for limit in (1, 500):
+            pages, offset = [], 0
+            while True:
+                data = found(
+                    env, {"filter": {"filter_string": flt}, "offset": offset, "limit": limit}
+                )
+                pages += [r["cloud_service_id"] for r in data["resources"]]
+                offset += limit
+                if offset >= data["total_count"]:
+                    break
+            expected = {cid for cid, region in shown.items() if region in want}
+            assert set(pages) == expected and len(pages) == len(expected), flt
+            assert data["total_count"] == len(expected), flt
+
+
 def test_a_resource_is_found_by_the_resource_id_it_is_shown_with(env):
     """`reference.resource_id: ""` is shown (and KCRN-named) with the cloud service id, so that id
     must find it. (At commit b60c14a, RESOURCE_ID was coalesce(resource_id, cloud_service_id),

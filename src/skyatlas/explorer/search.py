@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     and_,
     false,
+    func,
     not_,
     or_,
     select,
@@ -24,7 +25,7 @@ from sqlalchemy import (
 )
 
 from skyatlas.errors import InvalidParameter
-from skyatlas.explorer import filter_string, kcrn
+from skyatlas.explorer import filter_string, kcrn, kcrn_spans
 from skyatlas.explorer.filter_string import Filter, FilterError, Pattern, Term
 from skyatlas.explorer.sqlmatch import form_parts, glob_parts, matches
 from skyatlas.explorer.tags import (
@@ -130,19 +131,33 @@ def _pattern(expr: Any, pattern: Pattern, dialect: str) -> ColumnElement[bool]:
     return matches(expr, form_parts(pattern.form, pattern.text), dialect)
 
 
-def _column_term(term: Term, dialect: str, probe: bool = False) -> ColumnElement[bool]:
+def region_is(value: str) -> ColumnElement[bool]:
+    """The region shown as `value`, on the `region_code` column itself: what the kept counts
+    and the region index answer."""
+    if value == kcrn.GLOBAL_REGION:
+        return or_(cs.c.region_code.is_(None), cs.c.region_code.in_(["", value]))
+    return cs.c.region_code == value
+
+
+def _column_term(
+    term: Term, dialect: str, probe: bool = False, counting: bool = False
+) -> ColumnElement[bool]:
     """A condition on one of the resource's own fields, negation included.
 
     `probe`: the page is read along the KCRN index, so a name pattern is tested row by row
     rather than looked up in the trigram index (which would drive the query and sort every
-    match instead of stopping after a page)."""
+    match instead of stopping after a page). `counting`: the condition is for the count, which
+    needs no order, so a region is tested on its own column (see `region_is`)."""
     p = term.pattern
     if p.form == "any":
         return false() if term.negated else true()
     if term.key == "region":
         if term.negated:
             return p.text != REGION
-        # The region starts the KCRN: a range of its index, and the exact test.
+        if counting:
+            return region_is(p.text)
+        # The region starts the KCRN: a range of its index (where a page in KCRN order
+        # starts), and the exact test.
         return and_(*kcrn_prefix(f"kcrn:{p.text}:"), p.text == REGION)
     if term.key == "resource_id":
         if p.form == "exact" and not term.negated:
@@ -201,11 +216,27 @@ def _tag_conditions(
     return out
 
 
-def kcrn_conditions(pattern: str, dialect: str) -> list[ColumnElement[bool]]:
+def kcrn_conditions(
+    pattern: str, dialect: str, span: kcrn_spans.Span | None = None
+) -> list[ColumnElement[bool]]:
+    """The glob's tests, with the range of its literal prefix; or, for one of its spans (see
+    `kcrn_spans`), the span's range and equalities, and the resource id's test if it needs
+    one."""
     try:
         region, project, service, rtype, rid = kcrn.split(pattern, what="filter_kcrn")
     except InvalidParameter as exc:
         raise FilterError(exc.message) from None
+    if span is not None:
+        out = kcrn_prefix(span.prefix)
+        if span.tested:
+            out += [
+                REGION == span.region,  # noqa: SIM300 (a column expression, not a constant)
+                cs.c.cloud_service_group == span.service,
+                cs.c.cloud_service_type == span.resource_type,
+            ]
+        if not (rid.endswith("*") and rid.count("*") == 1):
+            out.append(matches(RESOURCE_ID, glob_parts(rid), dialect))
+        return out
     star = pattern.find("*")
     out = kcrn_prefix(pattern if star < 0 else pattern[:star])
     for expr, segment in (
@@ -223,16 +254,22 @@ def kcrn_conditions(pattern: str, dialect: str) -> list[ColumnElement[bool]]:
 
 
 def conditions(
-    req: SearchRequest, dialect: str, *, probe: bool = False, per_row: bool = False
+    req: SearchRequest,
+    dialect: str,
+    *,
+    probe: bool = False,
+    per_row: bool = False,
+    span: kcrn_spans.Span | None = None,
+    counting: bool = False,
 ) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     flt = req.filter or SearchFilter()
     if flt.filter_kcrn is not None:
-        out.extend(kcrn_conditions(flt.filter_kcrn, dialect))
+        out.extend(kcrn_conditions(flt.filter_kcrn, dialect, span))
     parsed = filter_string.parse(flt.filter_string)
     for term in parsed.terms:
         if not term.key.startswith("tag."):
-            out.append(_column_term(term, dialect, probe))
+            out.append(_column_term(term, dialect, probe, counting))
     out.extend(_tag_conditions(parsed, dialect, probe, per_row))
     return out
 
@@ -297,34 +334,72 @@ def _count(
     return count_rows(conn, cs, and_(*where))
 
 
+_COLUMNS = (
+    cs.c.cloud_service_id,
+    cs.c.project_id,
+    cs.c.region_code,
+    cs.c.cloud_service_group,
+    cs.c.cloud_service_type,
+    cs.c.resource_id,
+    cs.c.name,
+    cs.c.created_by,
+    cs.c.provider,
+    cs.c.tags,
+)
+
+
+def _rows(
+    conn: Connection, where: list[ColumnElement[bool]], order: list[Any], offset: int, limit: int
+) -> list[Any]:
+    return list(
+        conn.execute(
+            select(*_COLUMNS).where(*where).order_by(*order).offset(offset).limit(limit)
+        ).all()
+    )
+
+
+def _in_spans(
+    conn: Connection,
+    req: SearchRequest,
+    visible: list[ColumnElement[bool]],
+    spans: list[kcrn_spans.Span],
+    order: list[Any],
+) -> tuple[list[Any], int]:
+    """The page and total of a KCRN glob read span by span (see `kcrn_spans`): each span
+    counted from the KCRN index, then the page taken from the spans it falls in, in order."""
+    dialect = conn.dialect.name
+    wheres = [[*visible, *conditions(req, dialect, span=s)] for s in spans]
+    # Straight from the KCRN index: the kept counts cannot answer a range of KCRNs.
+    counts = [
+        conn.execute(select(func.count()).select_from(cs).where(*w)).scalar_one() for w in wheres
+    ]
+    total = sum(counts)
+    if req.sort:
+        where = [*visible, *conditions(req, dialect)]
+        return _rows(conn, where, order, req.offset, req.limit), total
+    rows: list[Any] = []
+    for i, skip, take in kcrn_spans.page(counts, req.offset, req.limit):
+        rows += _rows(conn, wheres[i], list(KCRN_ORDER), skip, take)
+    return rows, total
+
+
 def search(conn: Connection, caller: Caller, req: SearchRequest) -> dict[str, Any]:
     dialect = conn.dialect.name
-    where = [*scope(conn, caller), cs.c.state.in_(VISIBLE_STATES), *conditions(req, dialect)]
-    order = order_by(req.sort)
-    total = _count(conn, caller, req, where)
-    rows = []
-    if req.offset < total:
-        if not req.sort and total > WALK_THRESHOLD:
-            where = [
-                *scope(conn, caller),
-                cs.c.state.in_(VISIBLE_STATES),
-                *conditions(req, dialect, probe=True, per_row=_per_row_pays(req, total, dialect)),
-            ]
-        columns = (
-            cs.c.cloud_service_id,
-            cs.c.project_id,
-            cs.c.region_code,
-            cs.c.cloud_service_group,
-            cs.c.cloud_service_type,
-            cs.c.resource_id,
-            cs.c.name,
-            cs.c.created_by,
-            cs.c.provider,
-            cs.c.tags,
-        )
-        rows = conn.execute(
-            select(*columns).where(*where).order_by(*order).offset(req.offset).limit(req.limit)
-        ).all()
+    visible = [*scope(conn, caller), cs.c.state.in_(VISIBLE_STATES)]
+    where = [*visible, *conditions(req, dialect)]
+    order = order_by(req.sort)  # an unknown sort key is refused even when nothing matches
+    flt = req.filter or SearchFilter()
+    spans = kcrn_spans.spans(conn, flt.filter_kcrn, visible) if flt.filter_kcrn else None
+    if spans is not None:
+        rows, total = _in_spans(conn, req, visible, spans, order)
+    else:
+        total = _count(conn, caller, req, [*visible, *conditions(req, dialect, counting=True)])
+        rows = []
+        if req.offset < total:
+            if not req.sort and total > WALK_THRESHOLD:
+                per_row = _per_row_pays(req, total, dialect)
+                where = [*visible, *conditions(req, dialect, probe=True, per_row=per_row)]
+            rows = _rows(conn, where, order, req.offset, req.limit)
     tags = resource_tags(conn, rows)
     resources = [render(r, tags[r.cloud_service_id]) for r in rows]
     return {
