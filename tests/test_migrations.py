@@ -22,8 +22,9 @@ PG_COST_TABLES = {"costs", "cost_monthly"}
 #: SQLite's FTS5 trigram index (a virtual table and its shadow tables, made by a migration):
 #: not something SQLAlchemy metadata describes.
 SQLITE_TEXT_INDEX = "cloud_services_text"
-#: SQLite's kept resource counts (`skyatlas.store.counts`), described outside the shared metadata.
-SQLITE_COUNTS = "cloud_service_counts"
+#: SQLite's kept resource and tag counts (`skyatlas.store.counts`), described outside the shared
+#: metadata.
+SQLITE_COUNTS = {"cloud_service_counts", "cloud_service_tag_counts"}
 #: PostgreSQL's trigram GIN indexes, the same index's other form.
 PG_TRGM_INDEXES = {"ix_cloud_services_search_trgm", "ix_cloud_services_name_trgm"}
 
@@ -40,7 +41,7 @@ def _cost_table(diff: tuple) -> bool:
 
 def _text_index(diff: tuple) -> bool:
     return diff[0] == "remove_table" and (
-        diff[1].name.startswith(SQLITE_TEXT_INDEX) or diff[1].name == SQLITE_COUNTS
+        diff[1].name.startswith(SQLITE_TEXT_INDEX) or diff[1].name in SQLITE_COUNTS
     )
 
 

@@ -20,6 +20,7 @@ from skyatlas.explorer.filter_string import Filter, Pattern
 from skyatlas.explorer.sqlmatch import form_parts, matches
 from skyatlas.identity.caller import Caller
 from skyatlas.inventory.service import VISIBLE_STATES, scope
+from skyatlas.store.counts import cloud_service_tag_counts
 from skyatlas.store.tables import cloud_service_tags as system_tags
 from skyatlas.store.tables import cloud_services as cs
 from skyatlas.store.tables import custom_tag_links, custom_tag_links_with_tags, custom_tags
@@ -82,7 +83,18 @@ def exact_pair(flt: Filter) -> tuple[str, str] | None:
 
 def system_pair_count(conn: Connection, caller: Caller, key: str, value: str) -> Any:
     """Count of the system tag rows that each count one resource the caller sees for the pair:
-    a range of `ix_cloud_service_tags_count`, read from the index alone."""
+    on SQLite a sum over the pair's kept counts (one row per scope, see
+    `skyatlas.store.counts`), elsewhere a range of `ix_cloud_service_tags_count` read from the
+    index alone."""
+    if conn.dialect.name == "sqlite":
+        k = cloud_service_tag_counts.c
+        return select(func.coalesce(func.sum(k.n), 0)).where(
+            k.key == key,
+            k.value == value,
+            k.domain_id == caller.domain_id,
+            *caller.workspace_clauses(k.workspace_id),
+            *caller.project_clauses(conn, k.project_id),
+        )
     t = system_tags.c
     return (
         select(func.count())

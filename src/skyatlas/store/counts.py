@@ -51,6 +51,20 @@ cloud_service_counts = Table(
 )
 
 
+#: Tag rows that count a resource for their pair (visible, first provider), per pair and scope
+#: (migration 0016, SQLite only): the explorer's count of a lone `tag.key=K&tag.value=V`.
+TAG_DIMENSIONS = ("key", "value", "domain_id", "workspace_id", "project_id")
+cloud_service_tag_counts = Table(
+    "cloud_service_tag_counts",
+    MetaData(),
+    Column("key", String, primary_key=True),
+    Column("value", String, primary_key=True),
+    Column("k", String, primary_key=True),
+    *(Column(name, String) for name in TAG_DIMENSIONS[2:]),
+    Column("n", Integer, nullable=False),
+)
+
+
 class _Refused(Exception):
     """The statement involves something the counts table does not keep."""
 
