@@ -363,6 +363,7 @@ def _in_spans(
     req: SearchRequest,
     visible: list[ColumnElement[bool]],
     spans: list[kcrn_spans.Span],
+    where: list[ColumnElement[bool]],
     order: list[Any],
 ) -> tuple[list[Any], int]:
     """The page and total of a KCRN glob read span by span (see `kcrn_spans`): each span
@@ -374,8 +375,7 @@ def _in_spans(
         conn.execute(select(func.count()).select_from(cs).where(*w)).scalar_one() for w in wheres
     ]
     total = sum(counts)
-    if req.sort:
-        where = [*visible, *conditions(req, dialect)]
+    if req.sort:  # the whole glob's conditions, in the sort's order
         return _rows(conn, where, order, req.offset, req.limit), total
     rows: list[Any] = []
     for i, skip, take in kcrn_spans.page(counts, req.offset, req.limit):
@@ -391,7 +391,7 @@ def search(conn: Connection, caller: Caller, req: SearchRequest) -> dict[str, An
     flt = req.filter or SearchFilter()
     spans = kcrn_spans.spans(conn, flt.filter_kcrn, visible) if flt.filter_kcrn else None
     if spans is not None:
-        rows, total = _in_spans(conn, req, visible, spans, order)
+        rows, total = _in_spans(conn, req, visible, spans, where, order)
     else:
         total = _count(conn, caller, req, [*visible, *conditions(req, dialect, counting=True)])
         rows = []
