@@ -12,12 +12,11 @@ Counting and paging then read those ranges, in KCRN order, one after the other.
 Within a span the glob's segment tests become equalities on the region, service and type, which
 the KCRN index holds beside the KCRN, so a count reads index entries only; and when no region,
 service or type in the caller's inventory holds a `:`, the range alone decides them (half the
-cost of a count). The project needs no
-test: project ids are generated (`project-<hex>`) and never hold `:`, so a KCRN that starts with
-`kcrn:<region>:<project>:<service>:<type>:` has that project once the other three are equal. By
-the same token the resource id starts with the glob's literal id prefix, so a glob ending in its
-only `*` (`i-0*`) needs no test of the resource id, the one column a count would otherwise read
-each row for.
+cost of a count). The project needs no test: project ids are generated (`project-<hex>`) and
+never hold `:`, so a KCRN that starts with `kcrn:<region>:<project>:<service>:<type>:` has that
+project once the other three are equal. By the same token the resource id starts with the
+glob's literal id prefix, so a glob ending in its only `*` (`i-0*`) needs no test of the
+resource id, the one column a count would otherwise read each row for.
 
 Where the counts cannot say (PostgreSQL), or a glob leaves too many combinations open, there
 are no spans and the search reads the one range of the literal prefix as before.
