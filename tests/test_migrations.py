@@ -22,9 +22,9 @@ PG_COST_TABLES = {"costs", "cost_monthly"}
 #: SQLite's FTS5 trigram index (a virtual table and its shadow tables, made by a migration):
 #: not something SQLAlchemy metadata describes.
 SQLITE_TEXT_INDEX = "cloud_services_text"
-#: SQLite's kept resource and tag counts (`skyatlas.store.counts`), described outside the shared
-#: metadata.
-SQLITE_COUNTS = {"cloud_service_counts", "cloud_service_tag_counts"}
+#: SQLite's kept resource and tag counts (`skyatlas.store.counts`) and the narrow copy of the rows
+#: (`skyatlas.store.text_counts`), described outside the shared metadata.
+SQLITE_COUNTS = {"cloud_service_counts", "cloud_service_tag_counts", "cloud_service_names"}
 #: PostgreSQL's trigram GIN indexes, the same index's other form.
 PG_TRGM_INDEXES = {"ix_cloud_services_search_trgm", "ix_cloud_services_name_trgm"}
 

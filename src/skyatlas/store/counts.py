@@ -29,6 +29,7 @@ from sqlalchemy.sql.elements import ColumnClause, Label
 from sqlalchemy.sql.util import find_tables
 
 from skyatlas.store.tables import cloud_services
+from skyatlas.store.text_counts import text_counted
 
 DIMENSIONS = (
     "domain_id",
@@ -108,10 +109,15 @@ def _answerable_columns(stmt: Select[Any]) -> bool:
 
 
 def count_rows(conn: Connection, table: FromClause, where: Any) -> int:
-    """How many rows of `table` match `where`, from the kept counts when they can say."""
-    return conn.execute(
-        counted(conn, select(func.count()).select_from(table).where(where))
-    ).scalar_one()
+    """How many rows of `table` match `where`: from the kept counts when they can say, else, for
+    a substring search, from the trigram index and the narrow copy of the rows it tests
+    (`skyatlas.store.text_counts`)."""
+    stmt = select(func.count()).select_from(table).where(where)
+    fast = counted(conn, stmt)
+    if fast is stmt and table is cloud_services:
+        joined = text_counted(conn, where)
+        fast = stmt if joined is None else joined
+    return conn.execute(fast).scalar_one()
 
 
 def counted(conn: Connection, stmt: Select[Any]) -> Select[Any]:

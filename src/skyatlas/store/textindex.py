@@ -38,7 +38,9 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-class _trigram_lookup(FunctionElement[bool]):
+class trigram_lookup(FunctionElement[bool]):
+    """The rows whose search text holds every needle, as found by the trigram index."""
+
     type = Boolean()
     inherit_cache = True
     # Already a condition: without this SQLAlchemy writes `(... IN (...)) = 1` on SQLite, which
@@ -50,10 +52,12 @@ class _trigram_lookup(FunctionElement[bool]):
         if not usable or len(usable[-1]) < MIN_NEEDLE:
             raise ValueError(f"the trigram index looks up needles of {MIN_NEEDLE}+ characters")
         query = " AND ".join(_phrase(n) for n in usable)
+        #: The FTS5 query this lookup asks of the trigram index (SQLite).
+        self.fts_query = query
         super().__init__(column, literal(query), *[literal(like_pattern(n)) for n in usable])
 
 
-class contains_all(_trigram_lookup):
+class contains_all(trigram_lookup):
     """The search text (`column`) contains every needle (lower-cased, each at least a trigram
     long): exactly, on both backends. On SQLite the trigram index alone answers it (a phrase of
     trigrams is exactly a substring), so a broad match never reads the rows' text; PostgreSQL
@@ -72,7 +76,7 @@ class contains_all_by_row(contains_all):
     name = "contains_all_by_row"
 
 
-class prefilter_all(_trigram_lookup):
+class prefilter_all(trigram_lookup):
     """Rows whose search text contains every needle: a superset to AND beside an exact test of
     another column (`column` names the table). PostgreSQL needs none (its indexes serve that
     test directly)."""
