@@ -84,6 +84,20 @@ QUERIES: list[dict[str, Any]] = [
 ]
 
 
+#: The issue's other limits: p99 of the two core searches, and the explorer's p50 against the
+#: SpaceONE list of the same filter on the same store.
+P99_CHECKED = ("core", "tag")
+P99_TARGET_MS = 50
+MAX_RATIO = 1.5
+#: Queries whose SpaceONE filter selects the same resources (the tag query's `tags.aws.env`
+#: reads one provider's tags, the explorer's `tag.key=env` every provider's).
+SAME_TOTAL = ("core", "contains")
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
 def p(samples: list[float], q: float) -> float:
     return inv.pct(samples, q)
 
@@ -178,6 +192,12 @@ def tag_bench(c: httpx.Client, project: str, ops: int) -> dict[str, Any]:
     states = [wait_op(c, op) for op in accepted]
     drain_s = time.perf_counter() - t0
     finished = [s["finished_at"] for s in states]
+    # The last attempt above attached the tag to all 100; replaying the queued operations one
+    # by one in acceptance order gives the set search must now find.
+    expected = set(kcrns)
+    for i in range(ops):
+        (expected.update if i % 2 == 0 else expected.difference_update)(kcrns[: 1 + i % 10])
+    found_after = c.post("/api/v1/resources/search", json=probe).json()["total_count"]
     return {
         "visible_p50_ms": statistics.median(latencies) * 1000,
         "visible_max_ms": max(latencies) * 1000,
@@ -186,6 +206,8 @@ def tag_bench(c: httpx.Client, project: str, ops: int) -> dict[str, Any]:
         "drain_s": drain_s,
         "succeeded": sum(s["state"] == "SUCCEEDED" for s in states),
         "in_order": finished == sorted(finished),
+        "final_expected": len(expected),
+        "final_found": found_after,
     }
 
 
@@ -242,20 +264,31 @@ def main() -> int:
     print(f"Resource Explorer, {args.backend}, {args.count:,} resources, sequential client")
     print(f"{'query':<62} {'total':>9} {'p50 ms':>8} {'p99 ms':>8} {'SpaceONE':>9} {'ratio':>6}")
     for r in rows:
-        verdict = "PASS" if r["p50_ms"] <= r["target_ms"] else "FAIL"
-        so = f"{r['spaceone_p50_ms']:.1f}" if "spaceone_p50_ms" in r else "-"
-        ratio = f"{r['ratio']:.2f}" if "ratio" in r else "-"
+        checks = [f"p50 ≤ {r['target_ms']} ms: {verdict(r['p50_ms'] <= r['target_ms'])}"]
+        if r["id"] in P99_CHECKED:
+            checks.append(f"p99 ≤ {P99_TARGET_MS} ms: {verdict(r['p99_ms'] <= P99_TARGET_MS)}")
+        so = ratio = "-"
+        if "ratio" in r:
+            so, ratio = f"{r['spaceone_p50_ms']:.1f}", f"{r['ratio']:.2f}"
+            checks.append(f"ratio ≤ {MAX_RATIO}: {verdict(r['ratio'] <= MAX_RATIO)}")
+            if r["id"] in SAME_TOTAL:
+                same = r["spaceone_total"] == r["total_count"]
+                checks.append(f"same total as SpaceONE: {verdict(same)}")
         print(
             f"{r['what']:<62} {r['total_count']:>9,} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-            f"{so:>9} {ratio:>6}  (≤ {r['target_ms']} ms: {verdict})"
+            f"{so:>9} {ratio:>6}  ({'; '.join(checks)})"
         )
     print(
         f"PATCH 1 tag on 100 KCRNs visible to search: p50 {tags['visible_p50_ms']:.0f} ms, "
-        f"max {tags['visible_max_ms']:.0f} ms (≤ 250 ms)"
+        f"max {tags['visible_max_ms']:.0f} ms (≤ 250 ms: {verdict(tags['visible_max_ms'] <= 250)})"
     )
+    drained = tags["succeeded"] == tags["ops"] and tags["in_order"]
+    replayed = tags["final_found"] == tags["final_expected"]
     print(
         f"{tags['ops']:,} queued PATCHes: accepted in {tags['accept_s']:.1f} s, all applied after "
-        f"{tags['drain_s']:.1f} s; {tags['succeeded']:,} SUCCEEDED, in order: {tags['in_order']}"
+        f"{tags['drain_s']:.1f} s; {tags['succeeded']:,} SUCCEEDED, in order: {tags['in_order']} "
+        f"({verdict(drained)}); search finds {tags['final_found']} tagged, replaying them one by "
+        f"one gives {tags['final_expected']} ({verdict(replayed)})"
     )
     return 0
 
