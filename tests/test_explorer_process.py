@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from serverproc import Server, clean_env, http, running
 
 pytestmark = pytest.mark.slow
@@ -162,6 +163,21 @@ def test_explorer_search_outputs(demo: Server, home: Path) -> None:
     assert len(rows) - 1 == direct["total_count"]
     assert len(set(rows[1:])) == direct["total_count"]
 
+    ordered = cli(
+        home, "explorer", "search", query, "--sort", "-resource_name", "--limit", "5", "-o", "yaml"
+    )
+    assert ordered.returncode == 0, ordered.stderr
+    page = yaml.safe_load(ordered.stdout)
+    sorted_direct = explorer(
+        demo,
+        "POST",
+        "/api/v1/resources/search",
+        {"filter": {"filter_string": query}, "limit": 5, "sort": "-resource_name"},
+    ).json()
+    assert page["resources"] == sorted_direct["resources"]
+    names = [r["resource_name"] for r in page["resources"]]
+    assert len(names) == 5 and names == sorted(names, reverse=True)
+
 
 def test_explorer_kcrn_filter_from_the_cli(home: Path) -> None:
     done = cli(home, "explorer", "search", "--kcrn", "kcrn:*:*:EC2:SecurityGroup:*", "-o", "json")
@@ -187,6 +203,13 @@ def test_explorer_tags_create_attach_delete(demo: Server, home: Path) -> None:
     assert attached.returncode == 0, attached.stderr
     listed = cli(home, "explorer", "tags", "search", "tag.key=cli", "-o", "json")
     assert json.loads(listed.stdout)["tags"][0]["resource_count"] == 2
+    detached = cli(home, "explorer", "tags", "attach", targets[0], "--disconnect", tag_id)
+    assert detached.returncode == 0, detached.stderr
+    listed = cli(home, "explorer", "tags", "search", "tag.key=cli", "-o", "json")
+    assert json.loads(listed.stdout)["tags"][0]["resource_count"] == 1
+    by_key = cli(home, "explorer", "tags", "search", "tag.type=system", "-s", "-tag.key", "-ojson")
+    keys = [t["key"] for t in json.loads(by_key.stdout)["tags"]]
+    assert len(set(keys)) > 1 and keys == sorted(keys, reverse=True)
 
     deleted = cli(home, "explorer", "tags", "delete", tag_id)
     assert deleted.returncode == 0, deleted.stderr

@@ -830,6 +830,46 @@ def test_concurrent_attach_detach_equals_replay_in_acceptance_order(env):
     assert {t: rows[t]["resource_count"] for t in tag_ids} == counts
 
 
+def test_several_workers_apply_two_projects_in_acceptance_order(env):
+    """Four worker threads over work queued in two projects: each project's operations finish
+    in the order they were accepted, and the result is their one-by-one replay."""
+    from skyatlas.explorer.custom_tags import HANDLERS
+    from skyatlas.jobs.worker import Workers
+
+    w = build(env, n_p=5)
+    w.rq += [make_resource(env, w.q) for _ in range(2)]
+    tags_of = {w.p: w.tags([("n", str(i)) for i in range(3)], w.p)}
+    tags_of[w.q] = w.tags([("n", str(i)) for i in range(2)], w.q)
+    ids_of = {r.kcrn: r.cloud_service_id for r in w.rp + w.rq}
+    start = settled(env)
+    env.runtime.workers.stop()
+    rng = random.Random(7)
+    queued: list[tuple[str, str]] = []  # (operation id, project), in acceptance order
+    model = []
+    for i in range(40):
+        project, pool = (w.p, w.rp) if i % 2 else (w.q, w.rq)
+        chosen = [r.kcrn for r in rng.sample(pool, rng.randint(1, len(pool)))]
+        picked = rng.sample(tags_of[project], rng.randint(1, len(tags_of[project])))
+        split = rng.randint(0, len(picked))
+        connect, disconnect = picked[:split], picked[split:]
+        queued.append((accepted(patch(env, w.admin, chosen, connect, disconnect)), project))
+        model.append(("attach", (sorted(ids_of[k] for k in chosen), connect, disconnect)))
+
+    workers = Workers(env.runtime.store, HANDLERS, threads=4, poll_seconds=0.01)
+    workers.start()
+    try:
+        done = [wait_ok(env, w.admin, op) for op, _ in queued]
+    finally:
+        workers.stop()
+    for project in (w.p, w.q):
+        mine = [o for o, (_, p) in zip(done, queued, strict=True) if p == project]
+        finished = [o["finished_at"] for o in mine]
+        assert finished == sorted(finished), project
+    links = set(start.links)
+    assert replay(model, {t: p for t, p, _, _ in start.tags}, links) == ["SUCCEEDED"] * 40
+    assert snapshot(env).links == links
+
+
 # --- 6. roles -----------------------------------------------------------------------------------
 
 
@@ -1029,6 +1069,98 @@ def test_system_tags_are_grouped_and_read_only(env):
         assert_error(patch(env, w.admin, [w.rp[0].kcrn], ids, []), 400)
         assert_error(patch(env, w.admin, [w.rp[0].kcrn], [], ids), 400)
     assert settled(env) == before
+
+
+def test_tags_search_as_the_seed_describes(env):
+    """The seed's example sent word for word, then each filter, sort and paging it lists."""
+    w = build(env)
+    for _ in range(2):
+        make_resource(env, w.p, tags={"Service": "Kubernetes Engine"})
+    make_resource(env, w.p, tags={"Service": "Kubernetes"})
+    in_use, _, _ = w.tags([("team", "a"), ("team", "b"), ("Service", "Kubernetes Engine")], w.p)
+    w.attach([w.rp[0].kcrn], [in_use])
+
+    verbatim = b'{"filter": {"filter_string": "tag.type=system&tag.value=Kubernetes Engine"}}'
+    response = env.client.post("/api/v1/tags/search", content=verbatim, headers=hdr(w.admin))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"success", "total_count", "count", "tags"}
+    assert (body["success"], body["total_count"], body["count"]) == (True, 1, 1)
+    (row,) = body["tags"]
+    # the seed's fields, and the tag's project (none for a system tag): custom tags are project
+    # entities, and an admin sees several projects' tags at once
+    documented = {"tag_id", "key", "value", "type", "created_at", "resource_count"}
+    assert set(row) == documented | {"project_id"} and row["project_id"] is None
+    assert (row["key"], row["value"], row["type"], row["resource_count"]) == (
+        "Service",
+        "Kubernetes Engine",
+        "system",
+        2,
+    )
+
+    def pairs(filter_string: str, **extra: Any) -> list[tuple[str, str, str]]:
+        return [
+            (t["type"], t["key"], t["value"])
+            for t in tag_search(env, w.admin, filter_string, **extra)["tags"]
+        ]
+
+    everything = pairs("tag.type=*", sort="+tag.key")
+    assert sorted(everything, key=lambda t: t[1]) == everything
+    assert set(everything) == {
+        ("system", "Name", "web"),
+        ("system", "Service", "Kubernetes Engine"),
+        ("system", "Service", "Kubernetes"),
+        ("custom", "team", "a"),
+        ("custom", "team", "b"),
+        ("custom", "Service", "Kubernetes Engine"),
+    }
+    # in use: attached to a resource (a system tag always is); not in use: attached to none
+    assert set(pairs("tag.type=custom&tag:in_use")) == {("custom", "team", "a")}
+    assert set(pairs("tag:not_in_use")) == {
+        ("custom", "team", "b"),
+        ("custom", "Service", "Kubernetes Engine"),
+    }
+    assert set(pairs("tag:in_use")) == set(everything) - set(pairs("tag:not_in_use"))
+    assert {t[0] for t in pairs("-tag.type=custom")} == {"system"}
+    assert set(pairs("-tag.key=Service&-tag.value=web")) == {
+        ("custom", "team", "a"),
+        ("custom", "team", "b"),
+    }
+    newest_first = tag_search(env, w.admin, "tag.type=custom", sort="-tag.created_at")["tags"]
+    stamps = [t["created_at"] for t in newest_first]
+    assert stamps == sorted(stamps, reverse=True)
+    # paging: two at a time, the same total on every page, no repeat and no gap
+    walked = []
+    for offset in range(0, 8, 2):
+        page = tag_search(env, w.admin, "tag.type=*", sort="-tag.value", offset=offset, limit=2)
+        assert page["total_count"] == len(everything)
+        walked += [(t["type"], t["key"], t["value"]) for t in page["tags"]]
+    assert walked == pairs("tag.type=*", sort="-tag.value")
+    assert [v for _, _, v in walked] == sorted((v for _, _, v in walked), reverse=True)
+    for bad in ({"limit": 501}, {"limit": 0}, {"offset": -1}, {"sort": "+tag.colour"}):
+        response = env.client.post("/api/v1/tags/search", json=bad, headers=hdr(w.admin))
+        assert_error(response, 400, next(iter(bad)))
+
+
+def test_a_hundred_at_once_is_accepted_and_a_hundred_and_one_is_not(env):
+    """The limits of delete (100 tag ids) and attach (100 KCRNs) at their edges, with distinct
+    ids: a hundred apply, a hundred and one apply nothing."""
+    w = build(env)
+    kcrns = [r.kcrn for r in w.rp] + [make_resource(env, w.p).kcrn for _ in range(101 - 3)]
+    assert len(set(kcrns)) == 101
+    (tag,) = w.tags([("wave", "1")], w.p)
+    before = settled(env)
+    assert_error(patch(env, w.admin, kcrns, [tag], []), 400, "100")
+    assert settled(env) == before
+    w.attach(kcrns[:100], [tag])
+    assert len(resources(env, w.admin, "tag.key=wave&tag.value=1")) == 100
+
+    ids = w.tags([(f"bulk-{i}", "x") for i in range(100)], w.p)
+    before = settled(env)
+    assert_error(post_delete(env, w.admin, [*ids, tag]), 400, "100")
+    assert settled(env) == before
+    wait_ok(env, w.admin, accepted(post_delete(env, w.admin, ids)))
+    assert set(custom_tag_rows(env, w.admin)) == {tag}
 
 
 # --- 9. error bodies ----------------------------------------------------------------------------

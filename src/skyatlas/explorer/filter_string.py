@@ -129,7 +129,10 @@ def _chars(raw: str, source: str) -> list[tuple[str, bool]]:
         ch = raw[i]
         if ch == "\\":
             if i + 1 >= len(raw):
-                raise FilterError(f'invalid filter condition "{source}": it ends in a lone \\')
+                raise FilterError(
+                    f'invalid filter condition "{source}": it ends in a lone \\; '
+                    "the escapes are \\&, \\*, \\=, \\- and \\\\"
+                )
             nxt = raw[i + 1]
             if nxt not in ESCAPABLE:
                 raise FilterError(
@@ -190,7 +193,8 @@ def parse(text: str | None, grammar: Grammar = RESOURCE_GRAMMAR) -> Filter:
         if raw == "":
             raise FilterError(
                 f'invalid filter_string "{text}": an empty condition (two & in a row, or one at '
-                "an end)"
+                "an end); conditions are key=value or bare words joined by single & (write \\& "
+                "for a literal one)"
             )
         if raw in grammar.words:
             words.add(raw)
@@ -210,7 +214,9 @@ def parse(text: str | None, grammar: Grammar = RESOURCE_GRAMMAR) -> Filter:
         key_chars, value = chars[:eq], chars[eq + 1 :]
         key = "".join(ch for ch, _ in key_chars)
         if not key:
-            raise FilterError(f'invalid filter condition "{source}": the key is empty')
+            raise FilterError(
+                f'invalid filter condition "{source}": the key is empty; {grammar.describe()}'
+            )
         if any(esc for _, esc in key_chars) or key not in grammar.keys:
             raise FilterError(
                 f'invalid filter condition "{source}": unknown key "{key}"; {grammar.describe()}'
