@@ -194,8 +194,7 @@ def import_cloud_services(
         flush()
         if progress:
             progress(result.read, path.stat().st_size)
-    with store.begin() as conn:
-        statistics.refresh(conn)
+    statistics.settle(store)
     if store.dialect == "sqlite":
         with store.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -7,7 +7,12 @@ count is answered from a covering index; without them, the same queries scan.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection, text
+
+if TYPE_CHECKING:
+    from skyatlas.store.engine import Store
 
 #: 0 = SQLite reads every index entry. A sampling limit reads only the first entries of each
 #: index, which on a store dominated by one workspace and one provider all share their leading
@@ -25,6 +30,23 @@ def refresh(conn: Connection) -> None:
         return
     for table in TABLES:
         conn.exec_driver_sql(f"ANALYZE {table}")
+
+
+def settle(store: Store) -> None:
+    """After a bulk write: fresh statistics, and on PostgreSQL the visibility map too.
+
+    A count there is an index-only scan only for pages the map marks all-visible, and pages
+    written since the last vacuum are not: right after importing a million resources, the
+    explorer's count of a tag held by 449,100 of them fetched heap pages for every entry (81 ms
+    against 42 ms once vacuumed). Autovacuum gets there eventually; `VACUUM` of the two tables
+    takes about 4 s per million resources. It cannot run inside a transaction."""
+    if store.dialect != "postgresql":
+        with store.begin() as conn:
+            refresh(conn)
+        return
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in TABLES:
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
 
 
 def missing(conn: Connection) -> bool:
