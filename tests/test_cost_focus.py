@@ -144,6 +144,33 @@ def test_the_focus_sample_syncs_and_matches_duckdbs_own_sums(fenv, sample):
     assert "ChargePeriodStart" in info["cost_additional_info_keys"]
 
 
+def test_the_embedded_store_runs_the_plugins_statements_postgresql_reads_batches(
+    fenv, sample, monkeypatch
+):
+    """DuckDB loads the file with the plugin's statement (the rows never become Arrow
+    batches); PostgreSQL cannot run it and reads the batches. Both give the sample's sums."""
+    import skyatlas.plugins.focus as focus
+
+    used: list[str] = []
+    read_file, select = focus.read_file, focus.FileQuery.select
+
+    def counted_read(*args: Any, **kwargs: Any) -> Any:
+        used.append("batches")
+        return read_file(*args, **kwargs)
+
+    def counted_select(self: Any, con: Any) -> str:
+        used.append("query")
+        return select(self, con)
+
+    monkeypatch.setattr(focus, "read_file", counted_read)
+    monkeypatch.setattr(focus.FileQuery, "select", counted_select)
+    env = fenv
+    _, job = _sync(env, sample)
+    assert job["status"] == "SUCCESS", job
+    assert used == (["batches"] if env.runtime.costs.backend == "postgresql" else ["query"])
+    _close(_analyze(env, "product"), _raw_sums(sample, "ServiceName"))
+
+
 def test_a_file_corrupt_halfway_fails_the_sync_and_keeps_the_old_data(fenv, sample, tmp_path):
     env = fenv
     good = tmp_path / "billing.csv.gz"

@@ -98,7 +98,45 @@ def batches(path: Path | str, **kwargs: Any) -> list[pa.RecordBatch]:
 
 
 def table(path: Path | str, **kwargs: Any) -> pa.Table:
-    return pa.Table.from_batches(batches(path, **kwargs), schema=COST_SCHEMA)
+    """The rows as the batches give them, checked equal to what the queries give."""
+    got = pa.Table.from_batches(batches(path, **kwargs), schema=COST_SCHEMA)
+    assert comparable(got.to_pylist()) == comparable(query_rows(path, **kwargs))
+    return got
+
+
+def query_rows(path: Path | str, **kwargs: Any) -> list[dict[str, Any]]:
+    """The rows `CostFeed.queries` gives, as a store would load them (each file's `_n`
+    numbering its rows 1, 2, ...), run on a connection whose time zone is not UTC."""
+    feed = plugin.sync(context(path, **kwargs))
+    assert feed.queries is not None
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Seoul'")
+    out: list[dict[str, Any]] = []
+    for query in feed.queries:
+        try:
+            sql = query.select(con)
+            try:
+                found = con.sql(f"SELECT * FROM ({sql}) ORDER BY _n").to_arrow_table()
+            except duckdb.Error as exc:
+                raise query.failure(exc) from None
+        finally:
+            query.close(con)
+        numbers = found.column("_n").to_pylist()
+        assert numbers == list(range(1, len(numbers) + 1))
+        out.extend(found.drop_columns(["_n"]).to_pylist())
+    assert con.execute("SHOW TABLES").fetchall() == []  # close() dropped what select() made
+    return out
+
+
+def comparable(rows_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with their tags as (key, value) pairs, whether they came as a map or as entries."""
+    return [
+        {
+            **row,
+            "tags": [(e["key"], e["value"]) if isinstance(e, dict) else e for e in row["tags"]],
+        }
+        for row in rows_
+    ]
 
 
 def strict_json(text: str) -> Any:
@@ -208,7 +246,19 @@ def raises_plugin_error(*fragments: str) -> Iterator[None]:
 
 
 def consume(path: Path | str, **kwargs: Any) -> int:
-    return sum(b.num_rows for b in plugin.sync(context(path, **kwargs)).batches)
+    """Rows read by the batches; the queries must fail with the same message or give as many
+    rows."""
+    try:
+        expected: int | str = len(query_rows(path, **kwargs))
+    except PluginError as exc:
+        expected = exc.message
+    try:
+        got = sum(b.num_rows for b in plugin.sync(context(path, **kwargs)).batches)
+    except PluginError as exc:
+        assert exc.message == expected
+        raise
+    assert got == expected
+    return got
 
 
 # ------------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from skyatlas.cost.store import (
     numbered,
 )
 from skyatlas.cost.tables import DIMENSIONS
+from skyatlas.plugins.base import CostQuery
 from skyatlas.store.engine import Store
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
@@ -183,7 +184,12 @@ class PgCostStore:
         batches: Iterable[pa.RecordBatch],
         months: Iterable[str] | None,
         cancelled: Callable[[], bool],
+        *,
+        queries: Iterable[CostQuery] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> ReplaceResult:
+        """As `DuckCostStore.replace`; the rows always come from `batches` (PostgreSQL cannot
+        run a plugin's DuckDB statements), and the caller reports their progress."""
         with self.store.begin(write=True) as conn:
             conn.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext(:k))"),

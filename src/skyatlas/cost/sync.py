@@ -245,14 +245,19 @@ class CostSyncTask:
         months: set[str] = set()
         for feed in feeds:
             months |= set(feed.months or ())
-        result = self.runtime.costs.replace(
+        costs = self.runtime.costs
+        queries = None
+        if costs.backend == "duckdb" and all(f.queries is not None for f in feeds):
+            queries = _checked(_guarded(q for f in feeds for q in f.queries or ()), cancelled)
+        job_id = cost_job.job_id
+        result = costs.replace(
             assignment,
-            cost_job.job_id,
-            self._counted(
-                cost_job.job_id, _guarded(b for f in feeds for b in f.batches), cancelled
-            ),
+            job_id,
+            self._counted(job_id, _guarded(b for f in feeds for b in f.batches), cancelled),
             months,
             cancelled,
+            queries=queries,
+            progress=(lambda rows: self.progress(job_id, rows)) if self.progress else None,
         )
         with store.begin(write=True) as conn:
             current = conn.execute(
@@ -301,6 +306,14 @@ class CostSyncTask:
         # can tell them apart, so it is asked once more before anything is swapped in.
         if cancelled(fresh=True):
             raise SyncCancelled()
+
+
+def _checked(queries: Iterator[Any], cancelled: _CancelCheck) -> Iterator[Any]:
+    """The queries; after the last, the job is asked once more whether it was cancelled (see
+    `CostSyncTask._counted`)."""
+    yield from queries
+    if cancelled(fresh=True):
+        raise SyncCancelled()
 
 
 def _merge(old: Any, new: tuple[str, ...]) -> list[str]:

@@ -166,6 +166,35 @@ class CostFeed:
 
     batches: Iterable[Any]
     months: frozenset[str] | None = None
+    #: Optionally, the same rows as DuckDB statements (see `CostQuery`), read lazily like
+    #: `batches`: a store that runs DuckDB itself takes these and `batches` is never read.
+    queries: Iterable[CostQuery] | None = None
+
+
+@runtime_checkable
+class CostQuery(Protocol):
+    """One source's rows as a DuckDB `SELECT` that a store runs on its own connection.
+
+    Why: moving ten million rows out of one DuckDB as Arrow batches and into another costs
+    more than reading and mapping them; a store that can run the statement itself loads them
+    without the rows ever leaving DuckDB. A query stays valid until the next item of
+    `CostFeed.queries` is asked for (an S3 object is deleted then).
+
+    `select(con)` prepares what the statement needs on `con` (temporary tables, named by the
+    query) and returns it. Its columns are `COST_SCHEMA`'s, except `tags`, a list of
+    `{key, value}` structs in the map's order, plus `_n`: the row's number in the source,
+    1, 2, ... in the order `batches` yields the rows. `close(con)` drops what `select` made.
+    `failure(exc)` is the `PluginError` users should read for an error DuckDB raised while
+    running the statement (a file corrupt halfway).
+    """
+
+    display: str
+
+    def select(self, con: Any) -> str: ...
+
+    def close(self, con: Any) -> None: ...
+
+    def failure(self, exc: BaseException) -> PluginError: ...
 
 
 @runtime_checkable

@@ -97,6 +97,11 @@ Batches are read lazily (`CostFeed.batches` is a generator); S3 objects are down
 a time into a temporary directory that is removed when the generator ends or is closed. The
 cancel flag is checked between batches and between files. `months` is None: the core replaces
 the months the rows fall in.
+
+`CostFeed.queries` offers the same rows file by file as DuckDB statements (`query.FileQuery`):
+the embedded cost store runs them on its own connection and the rows never become Arrow
+batches, which makes a sync about half again as fast. Both ways give the same rows, numbered
+alike (the tests compare them on every file they read).
 """
 
 from __future__ import annotations
@@ -110,6 +115,7 @@ import pyarrow as pa
 from skyatlas.plugins.base import CostFeed, CostSyncContext, PluginMetadata
 from skyatlas.plugins.focus.files import DataFile, local_files, sniff
 from skyatlas.plugins.focus.options import FocusOptions, parse_options
+from skyatlas.plugins.focus.query import FileQuery
 from skyatlas.plugins.focus.reader import connect, read_file
 from skyatlas.plugins.focus.s3 import S3Object, S3Source
 
@@ -143,9 +149,17 @@ class FocusPlugin:
                 region_name=options.region_name,
             )
             objects = source.list()
-            return CostFeed(batches=_s3_batches(ctx, options, source, objects), months=None)
+            return CostFeed(
+                batches=_s3_batches(ctx, options, source, objects),
+                months=None,
+                queries=_s3_queries(ctx, options, source, objects),
+            )
         files = local_files(options.path, ctx.import_roots)
-        return CostFeed(batches=_local_batches(ctx, options, files), months=None)
+        return CostFeed(
+            batches=_local_batches(ctx, options, files),
+            months=None,
+            queries=_local_queries(ctx, options, files),
+        )
 
 
 plugin = FocusPlugin()
@@ -165,27 +179,51 @@ def _local_batches(
         con.close()
 
 
+def _local_queries(
+    ctx: CostSyncContext, options: FocusOptions, files: list[DataFile]
+) -> Iterator[FileQuery]:
+    for file in files:
+        if ctx.cancelled():
+            return
+        ctx.log.info("focus: reading %s", file.display)
+        yield FileQuery(file, options.cost_column)
+
+
+def _s3_objects(
+    ctx: CostSyncContext, source: S3Source, objects: list[S3Object]
+) -> Iterator[DataFile]:
+    """Each object downloaded into a temporary directory, handed over, and deleted when the
+    next one is asked for, so the disk holds one object at a time whatever the size of the
+    export."""
+    with tempfile.TemporaryDirectory(prefix="skyatlas-focus-") as tmp:
+        for n, obj in enumerate(objects):
+            if ctx.cancelled():
+                return
+            local = Path(tmp) / f"{n:06d}-{Path(obj.key).name}"
+            ctx.log.info("focus: downloading %s", obj.url(source.bucket))
+            source.download(obj, local)
+            fmt, compression = sniff(local)
+            try:
+                yield DataFile(
+                    local=local, display=obj.url(source.bucket), fmt=fmt, compression=compression
+                )
+            finally:
+                local.unlink(missing_ok=True)
+
+
+def _s3_queries(
+    ctx: CostSyncContext, options: FocusOptions, source: S3Source, objects: list[S3Object]
+) -> Iterator[FileQuery]:
+    for file in _s3_objects(ctx, source, objects):
+        yield FileQuery(file, options.cost_column)
+
+
 def _s3_batches(
     ctx: CostSyncContext, options: FocusOptions, source: S3Source, objects: list[S3Object]
 ) -> Iterator[pa.RecordBatch]:
-    """Each object is downloaded, read and deleted before the next, so the disk holds one
-    object at a time whatever the size of the export."""
     con = connect()
     try:
-        with tempfile.TemporaryDirectory(prefix="skyatlas-focus-") as tmp:
-            for n, obj in enumerate(objects):
-                if ctx.cancelled():
-                    return
-                local = Path(tmp) / f"{n:06d}-{Path(obj.key).name}"
-                ctx.log.info("focus: downloading %s", obj.url(source.bucket))
-                source.download(obj, local)
-                fmt, compression = sniff(local)
-                file = DataFile(
-                    local=local, display=obj.url(source.bucket), fmt=fmt, compression=compression
-                )
-                try:
-                    yield from read_file(con, file, options.cost_column, ctx.cancelled)
-                finally:
-                    local.unlink(missing_ok=True)
+        for file in _s3_objects(ctx, source, objects):
+            yield from read_file(con, file, options.cost_column, ctx.cancelled)
     finally:
         con.close()

@@ -223,6 +223,10 @@ class Plan:
     #: The tags column as the file names it (None: the file has none). Its text is added to
     #: `additional_info` under this name in the rows where it is not a JSON object (`batches`).
     tags_column: str | None
+    #: The expressions of `provider_name` and `tags_text` over the source row (`query` reads
+    #: their distinct values first).
+    provider_sql: str = "CAST(NULL AS VARCHAR)"
+    tags_sql: str = "CAST(NULL AS VARCHAR)"
 
 
 OUTPUTS = (
@@ -242,10 +246,18 @@ OUTPUTS = (
 )
 
 
-def plan(source: str, columns: list[Column], cost_column: str, display: str) -> Plan:
+def plan(
+    source: str,
+    columns: list[Column],
+    cost_column: str,
+    display: str,
+    row_number: str | None = None,
+) -> Plan:
     """The statement mapping the rows of `source` (a table function call) to the flat output.
 
-    `display` (the file as users know it) goes into the messages of the rows that fail it."""
+    `display` (the file as users know it) goes into the messages of the rows that fail it.
+    `row_number`, when given, is an expression numbering the rows from 1 in file order; it
+    is output last, as `_n`."""
     by_lower = {c.name.lower(): c for c in columns}
 
     def first(*names: str, number: bool = False) -> str:
@@ -307,10 +319,14 @@ def plan(source: str, columns: list[Column], cost_column: str, display: str) -> 
         f"{info_sql} AS additional_info",
         f"{json_object(data)} AS data",
     ]
+    if row_number is not None:
+        outputs.append(f"{row_number} AS _n")
     select_list = ",\n    ".join(outputs)
     return Plan(
         sql=f"SELECT\n    {select_list}\nFROM {source}",
         tags_column=tags.name if tags else None,
+        provider_sql=first(*PROVIDER_COLUMNS),
+        tags_sql=tags.text() if tags else "CAST(NULL AS VARCHAR)",
     )
 
 

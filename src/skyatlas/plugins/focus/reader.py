@@ -30,7 +30,7 @@ ROWS_PER_BATCH = 32_768
 #: Threads assembling batches at once (DuckDB has its own): two keep two cores busy.
 BUILD_THREADS = 2
 #: What a DuckDB read can raise: its own errors, and Arrow's while the stream is consumed.
-_READ_ERRORS = (duckdb.Error, pa.ArrowException, OSError)
+READ_ERRORS = (duckdb.Error, pa.ArrowException, OSError)
 _ERROR_PREFIX = re.compile(r"^[A-Za-z ]*Error: ")
 #: Where DuckDB's messages stop describing the problem and start suggesting its own options.
 _ADVICE = ("Possible fixes", "Possible Solution", "The search space used was")
@@ -43,10 +43,11 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def source_sql(file: DataFile) -> str:
+def source_sql(file: DataFile, *, numbered: bool = False) -> str:
+    """The table function reading `file`; `numbered` adds Parquet's `file_row_number`."""
     path = literal(str(file.local))
     if file.fmt == "parquet":
-        return f"read_parquet({path})"
+        return f"read_parquet({path}{', file_row_number = true' if numbered else ''})"
     return (
         f"read_csv({path}, header = true, all_varchar = true, nullstr = 'NULL', "
         "delim = ',', quote = '\"', escape = '\"', comment = '', skip = 0, "
@@ -66,7 +67,7 @@ def read_file(
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         columns = [Column(name=str(row[0]), type_name=str(row[1])) for row in described]
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise read_error(file, exc) from None
     missing = missing_columns([c.name for c in columns], cost_column)
     if missing:
@@ -77,7 +78,7 @@ def read_file(
     builder = BatchBuilder(mapping, con)
     try:
         reader = con.sql(mapping.sql).to_arrow_reader(ROWS_PER_BATCH)
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         builder.close()
         raise read_error(file, exc) from None
     # DuckDB fills the next batches while Arrow assembles the ones before and the caller
@@ -88,7 +89,7 @@ def read_file(
             if cancelled():
                 return
             yield batch
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise read_error(file, exc) from None
     finally:
         batches.close()

@@ -24,9 +24,19 @@ import pyarrow.compute as pc
 from skyatlas.cost.schema import STRING_MAP
 
 _TABLE = "skyatlas_focus_tag_texts"
-_PARSE = f"""
+
+
+def parse_sql(table: str) -> str:
+    """The statement parsing the texts `t` of `table` (numbered by `i`): `i`, `keys` and
+    `values` (lists, NULL unless the text is a tags object) and `unparsed` (the text as a
+    JSON string where it is not one). The one definition of what a tags text means, for
+    batches and for `query` alike."""
+    return _PARSE_TEMPLATE.replace("{table}", table)
+
+
+_PARSE_TEMPLATE = """
 WITH parsed AS (
-    SELECT i, t, TRY_CAST(t AS JSON) AS j FROM {_TABLE}
+    SELECT i, t, TRY_CAST(t AS JSON) AS j FROM {table}
 ),
 keyed AS (
     SELECT i, t, j, CASE WHEN json_type(j) = 'OBJECT' THEN json_keys(j) END AS k FROM parsed
@@ -42,6 +52,7 @@ SELECT
 FROM checked
 ORDER BY i
 """
+_PARSE = parse_sql(_TABLE)
 
 
 class TagParser:
