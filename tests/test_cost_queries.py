@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
-from test_focus_plugin import SAMPLE, big_copy, context
+from test_focus_plugin import READ_SAMPLE, SAMPLE, big_copy, context
 
 import skyatlas.cost.store as store_module
 from skyatlas.cost.store import Assignment, DuckCostStore, ReplaceResult, SyncCancelled
@@ -60,15 +61,35 @@ def _rows(store: DuckCostStore) -> list[tuple[Any, ...]]:
         cur.close()
 
 
+def _rollup(store: DuckCostStore) -> list[tuple[Any, ...]]:
+    """The rollup's rows, keys first, then cost, usage_quantity and row_count."""
+    keys = ", ".join(
+        f"CAST({k} AS VARCHAR)" if k == "tags" else k for k in store_module._ROLLUP_KEYS.split(", ")
+    )
+    cur = store._db.cursor()
+    try:
+        return cur.execute(
+            f"SELECT {keys}, cost, usage_quantity, row_count FROM cost_monthly ORDER BY ALL"
+        ).fetchall()
+    finally:
+        cur.close()
+
+
 def _exports(tmp_path: Path) -> Path:
-    """Three files of different formats in one directory: the sample as CSV, as gzipped CSV
-    and (twice over) as Parquet."""
+    """Four files of different formats in one directory: the sample as CSV, as gzipped CSV,
+    twice over as Parquet, and as Parquet spread over three months."""
     folder = tmp_path / "exports"
     folder.mkdir()
     shutil.copy(SAMPLE, folder / "a.csv")
     with gzip.open(folder / "b.csv.gz", "wb") as fh:
         fh.write(SAMPLE.read_bytes())
     big_copy(folder / "c.parquet", 2)
+    months = duckdb.connect()  # the sample moved 0, 1 and 2 months on: three months' rollups
+    months.execute(
+        f"COPY (SELECT s.* REPLACE (strftime(CAST(s.ChargePeriodStart AS TIMESTAMP) + "
+        f"to_months(r.i), '%Y-%m-%d %H:%M:%S') AS ChargePeriodStart) FROM range(3) r(i), "
+        f"{READ_SAMPLE} s) TO '{folder / 'd.parquet'}' (FORMAT parquet)"
+    )
     return folder
 
 
@@ -78,23 +99,31 @@ def test_queries_and_batches_store_the_same_rows_and_ids(tmp_path: Path) -> None
     got_b = _replace(by_batches, folder, "job-0a1b2c", use_queries=False)
     got_q = _replace(by_queries, folder, "job-0a1b2c", use_queries=True)
     assert got_q == got_b
-    assert got_q.rows == 4_000
+    assert got_q.rows == 7_000
+    assert got_q.months == ("2024-09", "2024-10", "2024-11")
     rows_b, rows_q = _rows(by_batches), _rows(by_queries)
-    assert len(rows_q) == 4_000
+    assert len(rows_q) == 7_000
     assert rows_q == rows_b  # every column, ids included: the rows are numbered alike
+    # the monthly rollup, built from the queries' totals, holds the sums of the rows
+    roll_b, roll_q = _rollup(by_batches), _rollup(by_queries)
+    assert [r[:-3] for r in roll_q] == [r[:-3] for r in roll_b]
+    for got, want in zip(roll_q, roll_b, strict=True):
+        assert got[-3:-1] == pytest.approx(want[-3:-1], rel=1e-12)
+        assert got[-1] == want[-1]
+    assert sum(r[-1] for r in roll_q) == 7_000
     cur = by_queries._db.cursor()
     mapped = cur.execute(
         "SELECT count(*) FROM costs WHERE account_id = '11353890204' AND project_id = "
         "'project-1' AND service_account_id = 'sa-1'"
     ).fetchone()
-    assert mapped == (225 * 4,)  # the sub-account maps to its service account in every file
+    assert mapped == (225 * 7,)  # the sub-account maps to its service account in every file
 
 
 def test_progress_is_reported_after_each_file(tmp_path: Path) -> None:
     folder = _exports(tmp_path)
     seen: list[int] = []
     _replace(_store(tmp_path / "s"), folder, "job-1", use_queries=True, progress=seen.append)
-    assert seen == [1_000, 2_000, 4_000]
+    assert seen == [1_000, 2_000, 4_000, 7_000]
 
 
 def test_a_cancel_stops_a_running_statement_and_keeps_the_old_data(tmp_path: Path) -> None:
@@ -169,3 +198,23 @@ def test_a_large_sync_learns_its_keys_from_a_sample(tmp_path: Path) -> None:
     assert got.tag_keys == exact.tag_keys
     assert "ChargePeriodStart" in got.additional_info_keys
     assert set(got.additional_info_keys) <= set(exact.additional_info_keys)
+
+
+def test_the_rollup_of_a_sync_with_many_totals_holds_them_all(tmp_path: Path) -> None:
+    """More sums than one DuckDB row group (122,880) holds: the sample spread over 240
+    months. (Rows inserted into a table created in the same transaction went missing past
+    one row group; the totals are gathered with CREATE TABLE ... AS instead.)"""
+    path = tmp_path / "months.parquet"
+    duckdb.connect().execute(
+        f"COPY (SELECT s.* REPLACE (strftime(CAST(s.ChargePeriodStart AS TIMESTAMP) + "
+        f"to_months(r.i), '%Y-%m-%d %H:%M:%S') AS ChargePeriodStart) FROM range(240) r(i), "
+        f"{READ_SAMPLE} s) TO '{path}' (FORMAT parquet)"
+    )
+    by_batches, by_queries = _store(tmp_path / "b"), _store(tmp_path / "q")
+    _replace(by_batches, path, "job-1", use_queries=False)
+    _replace(by_queries, path, "job-1", use_queries=True)
+    roll_b, roll_q = _rollup(by_batches), _rollup(by_queries)
+    assert len(roll_b) > 122_880
+    assert len(roll_q) == len(roll_b)
+    assert sum(r[-1] for r in roll_q) == 240_000
+    assert [r[:-3] for r in roll_q] == [r[:-3] for r in roll_b]

@@ -85,6 +85,9 @@ def tag_value_sql(column: str, key: str) -> str:
 KEY_SAMPLE = 200_000
 
 _ROLLUP_KEYS = ", ".join([*DIMENSIONS, "tags", "billed_month", "billed_year"])
+#: A sync's totals by the rollup's keys, one temporary table per query (`CostQuery.totals`);
+#: they live as long as the sync's connection.
+_SYNC_TOTALS = "skyatlas_sync_totals"
 
 
 class SyncFailed(SkyatlasError):
@@ -187,10 +190,19 @@ def _projects_table(a: Assignment) -> pa.Table:
 def _insert_select(
     a: Assignment, source: str = "_batch"
 ) -> tuple[str, Callable[[str, int, str], list[Any]]]:
-    """INSERT ... SELECT from `source` (the registered batch `_batch`, or a plugin's query in
-    parentheses): the assignment joins and derived columns, in SQL so no row passes through
-    Python. Returns the SQL and a function giving its parameters (id prefix, id offset, sync
-    id) in placeholder order."""
+    """INSERT INTO costs ... SELECT from `source` (the registered batch `_batch`, or a
+    plugin's query in parentheses); see `_assigned_select`."""
+    sql, params = _assigned_select(a, source)
+    return f"INSERT INTO costs BY NAME {sql}", params
+
+
+def _assigned_select(
+    a: Assignment, source: str, extra: str = ""
+) -> tuple[str, Callable[[str, int, str], list[Any]]]:
+    """The rows of `source` as `costs` holds them: the assignment joins and derived columns,
+    in SQL so no row passes through Python; `extra` columns of the source are kept as they
+    are. Returns the SQL and a function giving its parameters (id prefix, id offset, sync id)
+    in placeholder order."""
     tag_join = ""
     project = "a.a_project_id"
     workspace = "a.a_workspace_id"
@@ -199,8 +211,8 @@ def _insert_select(
         project = "COALESCE(a.a_project_id, p.p_project_id)"
         workspace = "COALESCE(a.a_workspace_id, p.p_workspace_id)"
     sql = f"""
-        INSERT INTO costs BY NAME
-        SELECT ? || replace(substr(b.billed_date, 1, 7), '-', '') || '-'
+        SELECT {extra + "," if extra else ""}
+               ? || replace(substr(b.billed_date, 1, 7), '-', '') || '-'
                  || CAST(? + b._n AS VARCHAR) AS cost_id,
                b.cost, b.usage_quantity, b.usage_unit, b.provider, b.region_code, b.region_key,
                b.product, b.usage_type, b.resource, b.account_id,
@@ -350,23 +362,34 @@ class DuckCostStore:
         queries: Iterable[CostQuery],
         cancelled: Callable[[], bool],
         progress: Callable[[int], None] | None,
-    ) -> int:
+    ) -> tuple[int, int]:
         """Run each query into the table on this connection (see `CostQuery`): the rows go from
-        the file to the table inside DuckDB, on every core. A watcher thread interrupts the
-        statement when the sync is cancelled; progress is reported after each query (DuckDB's
-        own estimate stays at 0 for these statements)."""
+        the file to the table inside DuckDB, on every core; each query's totals go to a
+        temporary table (`_SYNC_TOTALS`_n). Returns (rows, totals tables). A watcher thread
+        interrupts the statements when the sync is cancelled; progress is reported after each
+        query (DuckDB's own estimate stays at 0 for these statements)."""
         cur.register("_accounts", _accounts_table(a))
         cur.register("_projects", _projects_table(a))
         prefix = f"cost-{sync_id.rsplit('-', 1)[-1]}-"
-        total = 0
-        for query in queries:
+        total = tables = 0
+        for n, query in enumerate(queries):
             if cancelled():
                 raise SyncCancelled()
             try:
-                sql, sql_params = _insert_select(a, f"({query.select(cur)})")
                 with _Watch(cur, cancelled) as watch:
                     try:
+                        sql, sql_params = _insert_select(a, f"({query.select(cur)})")
                         found = cur.execute(sql, sql_params(prefix, total, sync_id)).fetchone()
+                        # CREATE TABLE ... AS, not INSERT: here (DuckDB 2.0), rows inserted
+                        # into a table made earlier in this transaction went missing beyond
+                        # one row group (test_the_rollup_of_a_sync_with_many_totals_...).
+                        sql, sql_params = _assigned_select(
+                            a, f"({query.totals(cur)})", "b.row_count"
+                        )
+                        cur.execute(
+                            f"CREATE TEMP TABLE {_SYNC_TOTALS}_{n} AS {sql}",
+                            sql_params(prefix, 0, sync_id),
+                        ).fetchall()
                     except duckdb.Error as exc:
                         if watch.interrupted:
                             raise SyncCancelled() from None
@@ -374,9 +397,10 @@ class DuckCostStore:
             finally:
                 query.close(cur)
             total += int(found[0]) if found else 0
+            tables += 1
             if progress is not None:
                 progress(total)
-        return total
+        return total, tables
 
     def _check_dates(self, cur: duckdb.DuckDBPyConnection, sync_id: str) -> None:
         bad = cur.execute(
@@ -387,7 +411,15 @@ class DuckCostStore:
         if bad is not None:
             raise SyncFailed(f"billed_date '{bad[0]}' is not a date (YYYY-MM-DD)")
 
-    def _rollup(self, cur: duckdb.DuckDBPyConnection, ds: str, months: Sequence[str]) -> None:
+    def _rollup(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        ds: str,
+        months: Sequence[str],
+        source: str = "costs",
+    ) -> None:
+        """Rebuild the rollup of `months` from the rows, or from a sync's totals (`source`:
+        rows already summed, with their `row_count`), which hold the same sums."""
         if not months:
             return
         marks = ", ".join("?" for _ in months)
@@ -395,19 +427,26 @@ class DuckCostStore:
             f"DELETE FROM cost_monthly WHERE data_source_id = ? AND billed_month IN ({marks})",
             [ds, *months],
         )
+        row_count = "count(*)" if source == "costs" else "sum(row_count)"
         cur.execute(
             f"""INSERT INTO cost_monthly BY NAME
                 SELECT {_ROLLUP_KEYS}, sum(cost) AS cost, sum(usage_quantity) AS usage_quantity,
-                       count(*) AS row_count
-                FROM costs WHERE data_source_id = ? AND billed_month IN ({marks})
+                       {row_count} AS row_count
+                FROM {source} WHERE data_source_id = ? AND billed_month IN ({marks})
                 GROUP BY ALL""",
             [ds, *months],
         )
 
     def _keys(
-        self, cur: duckdb.DuckDBPyConnection, sync_id: str, column: str, rows: int
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        sync_id: str,
+        column: str,
+        rows: int,
+        totals: str = "costs",
     ) -> tuple[str, ...]:
-        """The keys of `column` in the sync's `rows` rows: every row's tags; the JSON
+        """The keys of `column` in the sync's `rows` rows: every row's tags (read from the
+        sync's `totals` when it has them: every tag set is there, in far fewer rows); the JSON
         objects' keys from all rows of a sync of up to KEY_SAMPLE rows, else from a sample.
 
         JSON text: parsing every row would cost as much as the load, and a source's rows
@@ -417,7 +456,7 @@ class DuckCostStore:
         million rows)."""
         if column == "tags":
             sql = (
-                "SELECT DISTINCT e.key AS k FROM (SELECT unnest(tags) AS e FROM costs "
+                f"SELECT DISTINCT e.key AS k FROM (SELECT unnest(tags) AS e FROM {totals} "
                 "WHERE sync_id = ?)"
             )
         else:
@@ -450,8 +489,9 @@ class DuckCostStore:
             cur = self._db.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
+                totals_tables: int | None = None
                 if queries is not None:
-                    total = self._load_queries(
+                    total, totals_tables = self._load_queries(
                         cur, assignment, sync_id, queries, cancelled, progress
                     )
                 else:
@@ -471,11 +511,18 @@ class DuckCostStore:
                         f"({marks}) AND sync_id IS DISTINCT FROM ?",
                         [assignment.data_source_id, *covered, sync_id],
                     )
-                self._rollup(cur, assignment.data_source_id, covered)
+                totals = "costs"
+                if totals_tables:
+                    totals = "({})".format(
+                        " UNION ALL ".join(
+                            f"SELECT * FROM {_SYNC_TOTALS}_{n}" for n in range(totals_tables)
+                        )
+                    )
+                self._rollup(cur, assignment.data_source_id, covered, totals)
                 result = ReplaceResult(
                     months=tuple(covered),
                     rows=total,
-                    tag_keys=self._keys(cur, sync_id, "tags", total),
+                    tag_keys=self._keys(cur, sync_id, "tags", total, totals),
                     additional_info_keys=self._keys(cur, sync_id, "additional_info", total),
                     data_keys=self._keys(cur, sync_id, "data", total),
                 )

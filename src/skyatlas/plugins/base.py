@@ -186,11 +186,19 @@ class CostQuery(Protocol):
     1, 2, ... in the order `batches` yields the rows. `close(con)` drops what `select` made.
     `failure(exc)` is the `PluginError` users should read for an error DuckDB raised while
     running the statement (a file corrupt halfway).
+
+    `totals(con)` (after `select`) is a `SELECT` of the same rows summed by the monthly
+    rollup's keys: the columns of `select` (with `billed_date` the first of its month, `_n` 0
+    and `resource`, `additional_info` and `data` NULL) plus `row_count`; `cost` and
+    `usage_quantity` are sums. The store builds the rollup from it instead of scanning the
+    rows it loaded; rows may share their keys (the store groups them once more).
     """
 
     display: str
 
     def select(self, con: Any) -> str: ...
+
+    def totals(self, con: Any) -> str: ...
 
     def close(self, con: Any) -> None: ...
 

@@ -2,8 +2,10 @@
 runs DuckDB itself (the embedded cost store), so the rows never leave DuckDB.
 
 The batches (`reader`, `batches`) finish the mapping's flat output in Arrow; here the same
-steps are joins against small tables made from a first, cheap pass over the file's distinct
-values (a Parquet file answers it from two columns):
+steps are joins against small tables made from a first pass over the file, which sums its
+rows by the monthly rollup's keys (`totals`: the store builds the rollup from these sums
+instead of reading the ten million rows it just wrote) and so also finds the distinct values
+to look up (a Parquet file answers it from a few columns, without the JSON text):
 
 - the provider: each distinct name normalised by `normalise_provider` itself, in Python;
 - the tags: each distinct text parsed by the statement the batches use (`tags.parse_sql`),
@@ -64,17 +66,24 @@ class FileQuery:
             )
         number = "file_row_number + 1" if parquet else "row_number() OVER ()"
         mapping = plan(source, columns, self.cost_column, self.display, number)
-        pairs, texts = f"{self._prefix}_pairs", f"{self._prefix}_texts"
-        providers, tags = f"{self._prefix}_providers", f"{self._prefix}_tags"
+        # The first pass sums the rows by everything the monthly rollup keeps (the cost and
+        # date checks run here already); the providers and tags to look up are its keys.
+        unnumbered = plan(source, columns, self.cost_column, self.display)
+        totals, texts = self._name("totals"), self._name("texts")
+        providers, tags = self._name("providers"), self._name("tags")
         try:
             con.execute(
-                f"CREATE TEMP TABLE {pairs} AS SELECT DISTINCT {mapping.provider_sql} AS p, "
-                f"{mapping.tags_sql} AS t FROM {source}"
+                f"""CREATE TEMP TABLE {totals} AS
+                SELECT provider_name, tags_text, usage_unit, region_code, product, usage_type,
+                       account_id, substr(billed_date, 1, 7) AS billed_month,
+                       sum(cost) AS cost, sum(usage_quantity) AS usage_quantity,
+                       count(*) AS row_count
+                FROM ({unnumbered.sql}) GROUP BY ALL"""
             )
             names = [
                 r[0]
                 for r in con.execute(
-                    f"SELECT DISTINCT p FROM {pairs} WHERE p IS NOT NULL"
+                    f"SELECT DISTINCT provider_name FROM {totals} WHERE provider_name IS NOT NULL"
                 ).fetchall()
             ]
             con.register(
@@ -85,8 +94,8 @@ class FileQuery:
                 ),
             )
             con.execute(
-                f"CREATE TEMP TABLE {texts} AS SELECT row_number() OVER () AS i, t "
-                f"FROM (SELECT DISTINCT t FROM {pairs} WHERE t IS NOT NULL)"
+                f"CREATE TEMP TABLE {texts} AS SELECT row_number() OVER () AS i, t FROM "
+                f"(SELECT DISTINCT tags_text AS t FROM {totals} WHERE tags_text IS NOT NULL)"
             )
             con.execute(
                 f"""CREATE TEMP TABLE {tags} AS
@@ -113,9 +122,25 @@ class FileQuery:
             LEFT JOIN {providers} p ON p.raw = m.provider_name
             LEFT JOIN {tags} t ON t.t = m.tags_text"""
 
+    def totals(self, con: duckdb.DuckDBPyConnection) -> str:
+        """The first pass's sums, finished like the rows (after `select`)."""
+        return f"""
+            SELECT m.cost, m.usage_quantity, m.usage_unit, p.provider, m.region_code,
+                   p.provider || '.' || m.region_code AS region_key,
+                   m.product, m.usage_type, CAST(NULL AS VARCHAR) AS resource, m.account_id,
+                   m.billed_month || '-01' AS billed_date, COALESCE(t.entries, []) AS tags,
+                   CAST(NULL AS VARCHAR) AS additional_info, CAST(NULL AS VARCHAR) AS data,
+                   CAST(0 AS BIGINT) AS _n, m.row_count
+            FROM {self._name("totals")} m
+            LEFT JOIN {self._name("providers")} p ON p.raw = m.provider_name
+            LEFT JOIN {self._name("tags")} t ON t.t = m.tags_text"""
+
+    def _name(self, part: str) -> str:
+        return f"{self._prefix}_{part}"
+
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
-        for name in ("pairs", "texts", "tags"):
+        for part in ("totals", "texts", "tags"):
             with contextlib.suppress(duckdb.Error):
-                con.execute(f"DROP TABLE IF EXISTS {self._prefix}_{name}")
+                con.execute(f"DROP TABLE IF EXISTS {self._name(part)}")
         with contextlib.suppress(duckdb.Error, KeyError):
-            con.unregister(f"{self._prefix}_providers")
+            con.unregister(self._name("providers"))
