@@ -145,7 +145,7 @@ def test_the_focus_sample_syncs_and_matches_duckdbs_own_sums(fenv, sample):
 
 
 def test_the_embedded_store_runs_the_plugins_statements_postgresql_reads_batches(
-    fenv, sample, monkeypatch
+    fenv, sample, monkeypatch, tmp_path
 ):
     """DuckDB loads the file with the plugin's statement (the rows never become Arrow
     batches); PostgreSQL cannot run it and reads the batches. Both give the sample's sums."""
@@ -165,7 +165,12 @@ def test_the_embedded_store_runs_the_plugins_statements_postgresql_reads_batches
     monkeypatch.setattr(focus, "read_file", counted_read)
     monkeypatch.setattr(focus.FileQuery, "select", counted_select)
     env = fenv
-    _, job = _sync(env, sample)
+    parquet = tmp_path / "sample.parquet"  # statements are offered for Parquet exports
+    duckdb.execute(
+        f"COPY (SELECT * FROM read_csv('{sample}', nullstr='NULL', all_varchar=true)) "
+        f"TO '{parquet}' (FORMAT parquet)"
+    )
+    _, job = _sync(env, parquet)
     assert job["status"] == "SUCCESS", job
     assert used == (["batches"] if env.runtime.costs.backend == "postgresql" else ["query"])
     _close(_analyze(env, "product"), _raw_sums(sample, "ServiceName"))

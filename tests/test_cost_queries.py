@@ -19,6 +19,8 @@ import skyatlas.cost.store as store_module
 from skyatlas.cost.store import Assignment, DuckCostStore, ReplaceResult, SyncCancelled
 from skyatlas.plugins import PluginError
 from skyatlas.plugins.focus import plugin
+from skyatlas.plugins.focus.files import local_files
+from skyatlas.plugins.focus.query import FileQuery
 
 ASSIGNMENT = Assignment(
     data_source_id="ds-1",
@@ -42,13 +44,16 @@ def _replace(
     progress: Any = None,
 ) -> ReplaceResult:
     feed = plugin.sync(context(source))
+    queries = None
+    if use_queries:  # CSV files too: the plugin offers statements for Parquet alone
+        queries = feed.queries or [FileQuery(f, "BilledCost") for f in local_files(str(source), ())]
     return store.replace(
         ASSIGNMENT,
         sync_id,
         feed.batches,
         None,
         cancelled,
-        queries=feed.queries if use_queries else None,
+        queries=queries,
         progress=progress,
     )
 

@@ -98,10 +98,13 @@ a time into a temporary directory that is removed when the generator ends or is 
 cancel flag is checked between batches and between files. `months` is None: the core replaces
 the months the rows fall in.
 
-`CostFeed.queries` offers the same rows file by file as DuckDB statements (`query.FileQuery`):
-the embedded cost store runs them on its own connection and the rows never become Arrow
-batches, which makes a sync about half again as fast. Both ways give the same rows, numbered
-alike (the tests compare them on every file they read).
+`CostFeed.queries` offers the same rows file by file as DuckDB statements (`query.FileQuery`)
+when every file is Parquet: the embedded cost store runs them on its own connection and the
+rows never become Arrow batches, which makes a ten-million-row sync about 1.5 times as fast.
+CSV is offered as batches only: numbering its rows in file order takes a window that runs on
+one thread, which made a CSV sync slower as statements than as batches (2M rows: 10.2 s
+against 6.2 s). Both ways give the same rows, numbered alike (the tests compare them on every
+file they read, CSV included).
 """
 
 from __future__ import annotations
@@ -113,7 +116,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from skyatlas.plugins.base import CostFeed, CostSyncContext, PluginMetadata
-from skyatlas.plugins.focus.files import DataFile, local_files, sniff
+from skyatlas.plugins.focus.files import DataFile, format_of_name, local_files, sniff
 from skyatlas.plugins.focus.options import FocusOptions, parse_options
 from skyatlas.plugins.focus.query import FileQuery
 from skyatlas.plugins.focus.reader import connect, read_file
@@ -149,17 +152,24 @@ class FocusPlugin:
                 region_name=options.region_name,
             )
             objects = source.list()
+            parquet = all(_named_parquet(o.key) for o in objects)
             return CostFeed(
                 batches=_s3_batches(ctx, options, source, objects),
                 months=None,
-                queries=_s3_queries(ctx, options, source, objects),
+                queries=_s3_queries(ctx, options, source, objects) if parquet else None,
             )
         files = local_files(options.path, ctx.import_roots)
+        parquet = all(f.fmt == "parquet" for f in files)
         return CostFeed(
             batches=_local_batches(ctx, options, files),
             months=None,
-            queries=_local_queries(ctx, options, files),
+            queries=_local_queries(ctx, options, files) if parquet else None,
         )
+
+
+def _named_parquet(key: str) -> bool:
+    found = format_of_name(Path(key).name)
+    return found is not None and found[0] == "parquet"
 
 
 plugin = FocusPlugin()
