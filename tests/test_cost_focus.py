@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +257,108 @@ def test_import_costs_while_serve_runs_hands_the_sync_to_the_server(sample, tmp_
         assert answer["results"][0]["c"] == pytest.approx(
             sum(_raw_sums(sample, "1").values()), rel=1e-9
         )
+
+
+@pytest.fixture
+def duck_env(tmp_path: Any):
+    """The embedded store (costs in DuckDB), its syncs run when the test drains the queue."""
+    e = _make_env("sqlite", tmp_path, None, workers=0)
+    with e.client:
+        yield e
+    e.runtime.close()
+
+
+def _parquet_copies(sample: Path, dest: Path, times: int, factor: float = 1.0) -> Path:
+    """The sample `times` over as Parquet, every cost column multiplied by `factor`."""
+    costs = ", ".join(
+        f"CAST(TRY_CAST({c} AS DOUBLE) * {factor} AS VARCHAR) AS {c}"
+        for c in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
+    )
+    duckdb.execute(
+        f"COPY (SELECT s.* REPLACE ({costs}) FROM range({times}) r(i), "
+        f"read_csv('{sample}', nullstr='NULL', all_varchar=true) s) TO '{dest}' (FORMAT parquet)"
+    )
+    return dest
+
+
+def _start_sync(env: Env, path: Path) -> tuple[str, str]:
+    """Register a data source on `path` (copied below the import root) and accept a sync."""
+    imports = env.settings.allowed_import_roots[0]
+    imports.mkdir(parents=True, exist_ok=True)
+    target = imports / "export.parquet"
+    shutil.copy(path, target)
+    ds = env.ok(
+        "/cost-analysis/data-source/register",
+        {
+            "name": "focus-parquet",
+            "plugin_info": {"plugin_id": "focus", "options": {"path": str(target)}},
+            "workspace_id": env.workspace_id,
+        },
+    )["data_source_id"]
+    job = env.ok("/cost-analysis/data-source/sync", {"data_source_id": ds})
+    return ds, job["job_id"]
+
+
+def _total(env: Env) -> float:
+    return sum(_analyze(env, "provider").values())
+
+
+def test_a_parquet_resync_shows_readers_the_old_month_or_the_new_one(duck_env, sample, tmp_path):
+    """The embedded store loads Parquet as statements: readers during the resync see the old
+    total or the new one (twice the old), never a mix."""
+    env = duck_env
+    ds, job = _start_sync(env, _parquet_copies(sample, tmp_path / "a.parquet", 300))
+    env.runtime.workers.drain()
+    old = _total(env)
+    shutil.copy(
+        _parquet_copies(sample, tmp_path / "b.parquet", 300, 2.0),
+        env.settings.allowed_import_roots[0] / "export.parquet",
+    )
+    job = env.ok("/cost-analysis/data-source/sync", {"data_source_id": ds})["job_id"]
+    worker = threading.Thread(target=env.runtime.workers.drain)
+    worker.start()
+    seen, during = [], 0
+    try:
+        while True:
+            running = env.ok("/cost-analysis/job/get", {"job_id": job})["status"] == "IN_PROGRESS"
+            seen.append(_total(env))
+            if not running:
+                break
+            during += 1
+    finally:
+        worker.join(120)
+    assert during > 0  # some reads happened while the sync ran
+    for total in seen:
+        assert total == pytest.approx(old, rel=1e-9) or total == pytest.approx(2 * old, rel=1e-9)
+    assert seen[-1] == pytest.approx(2 * old, rel=1e-9)
+
+
+def test_cancelling_a_parquet_sync_stops_its_statement_and_keeps_the_old_data(
+    duck_env, sample, tmp_path
+):
+    env = duck_env
+    ds, _ = _start_sync(env, _parquet_copies(sample, tmp_path / "a.parquet", 1))
+    env.runtime.workers.drain()
+    before = _analyze(env, "product")
+    shutil.copy(
+        _parquet_copies(sample, tmp_path / "big.parquet", 1000),  # 1,000,000 rows
+        env.settings.allowed_import_roots[0] / "export.parquet",
+    )
+    job = env.ok("/cost-analysis/data-source/sync", {"data_source_id": ds})["job_id"]
+    worker = threading.Thread(target=env.runtime.workers.drain)
+    started = time.monotonic()
+    worker.start()
+    try:
+        time.sleep(1.0)
+        assert env.ok("/cost-analysis/job/cancel", {"job_id": job})["status"] == "CANCELED"
+    finally:
+        worker.join(120)
+    took = time.monotonic() - started
+    assert env.ok("/cost-analysis/job/get", {"job_id": job})["status"] == "CANCELED"
+    assert _analyze(env, "product") == before
+    # the whole file takes several times as long to load as the cancelled sync ran
+    env.ok("/cost-analysis/data-source/sync", {"data_source_id": ds})
+    began = time.monotonic()
+    env.runtime.workers.drain()
+    whole = time.monotonic() - began
+    assert whole > 1.5 * took, (whole, took)
