@@ -38,16 +38,22 @@ log = logging.getLogger(__name__)
 #: of a sync's load, and reading a tag from the list is as fast as from a map.
 TAGS_TYPE = "STRUCT(key VARCHAR, value VARCHAR)[]"
 
+#: Columns whose every value is different (the id, the JSON texts) are compressed with zstd:
+#: DuckDB's default for text builds a dictionary first, which such columns never fill, and
+#: that took about 1.5 s of a ten-million-row sync's 19 (a month's `data.*` sum reads them
+#: 12 ms slower). A store created before keeps its columns as they were.
+_UNIQUE_TEXT = "VARCHAR USING COMPRESSION zstd"
+
 _DUCK_DDL = f"""
 CREATE TABLE IF NOT EXISTS costs (
-    cost_id VARCHAR NOT NULL,
+    cost_id {_UNIQUE_TEXT} NOT NULL,
     cost DOUBLE,
     usage_quantity DOUBLE,
     {", ".join(f"{d} VARCHAR" for d in DIMENSIONS)},
     resource VARCHAR,
     tags {TAGS_TYPE},
-    additional_info VARCHAR,
-    data VARCHAR,
+    additional_info {_UNIQUE_TEXT},
+    data {_UNIQUE_TEXT},
     billed_date VARCHAR NOT NULL,
     billed_month VARCHAR NOT NULL,
     billed_year VARCHAR NOT NULL,
