@@ -368,16 +368,17 @@ class DuckCostStore:
         queries: Iterable[CostQuery],
         cancelled: Callable[[], bool],
         progress: Callable[[int], None] | None,
-    ) -> tuple[int, int]:
+    ) -> tuple[int, str | None]:
         """Run each query into the table on this connection (see `CostQuery`): the rows go from
         the file to the table inside DuckDB, on every core; each query's totals go to a
-        temporary table (`_SYNC_TOTALS`_n). Returns (rows, totals tables). A watcher thread
+        temporary table (`_SYNC_TOTALS`_n). Returns the rows loaded and the SQL of all the
+        totals (None when no query ran). A watcher thread
         interrupts the statements when the sync is cancelled; progress is reported after each
         query (DuckDB's own estimate stays at 0 for these statements)."""
         cur.register("_accounts", _accounts_table(a))
         cur.register("_projects", _projects_table(a))
         prefix = f"cost-{sync_id.rsplit('-', 1)[-1]}-"
-        total = tables = 0
+        total, tables = 0, []
         for n, query in enumerate(queries):
             if cancelled():
                 raise SyncCancelled()
@@ -392,10 +393,11 @@ class DuckCostStore:
                         sql, sql_params = _assigned_select(
                             a, f"({query.totals(cur)})", "b.row_count"
                         )
+                        table = f"{_SYNC_TOTALS}_{n}"
                         cur.execute(
-                            f"CREATE TEMP TABLE {_SYNC_TOTALS}_{n} AS {sql}",
-                            sql_params(prefix, 0, sync_id),
+                            f"CREATE TEMP TABLE {table} AS {sql}", sql_params(prefix, 0, sync_id)
                         ).fetchall()
+                        tables.append(f"SELECT * FROM {table}")
                     except duckdb.Error as exc:
                         if watch.interrupted:
                             raise SyncCancelled() from None
@@ -403,10 +405,9 @@ class DuckCostStore:
             finally:
                 query.close(cur)
             total += int(found[0]) if found else 0
-            tables += 1
             if progress is not None:
                 progress(total)
-        return total, tables
+        return total, f"({' UNION ALL '.join(tables)})" if tables else None
 
     def _check_dates(self, cur: duckdb.DuckDBPyConnection, sync_id: str) -> None:
         bad = cur.execute(
@@ -422,10 +423,10 @@ class DuckCostStore:
         cur: duckdb.DuckDBPyConnection,
         ds: str,
         months: Sequence[str],
-        source: str = "costs",
+        totals: str | None = None,
     ) -> None:
-        """Rebuild the rollup of `months` from the rows, or from a sync's totals (`source`:
-        rows already summed, with their `row_count`), which hold the same sums."""
+        """Rebuild the rollup of `months` from the rows, or from a sync's `totals` (rows
+        already summed, with their `row_count`), which hold the same sums."""
         if not months:
             return
         marks = ", ".join("?" for _ in months)
@@ -433,7 +434,7 @@ class DuckCostStore:
             f"DELETE FROM cost_monthly WHERE data_source_id = ? AND billed_month IN ({marks})",
             [ds, *months],
         )
-        row_count = "count(*)" if source == "costs" else "sum(row_count)"
+        source, row_count = (totals, "sum(row_count)") if totals else ("costs", "count(*)")
         cur.execute(
             f"""INSERT INTO cost_monthly BY NAME
                 SELECT {_ROLLUP_KEYS}, sum(cost) AS cost, sum(usage_quantity) AS usage_quantity,
@@ -449,7 +450,7 @@ class DuckCostStore:
         sync_id: str,
         column: str,
         rows: int,
-        totals: str = "costs",
+        totals: str | None = None,
     ) -> tuple[str, ...]:
         """The keys of `column` in the sync's `rows` rows: every row's tags (read from the
         sync's `totals` when it has them: every tag set is there, in far fewer rows); the JSON
@@ -462,8 +463,8 @@ class DuckCostStore:
         million rows)."""
         if column == "tags":
             sql = (
-                f"SELECT DISTINCT e.key AS k FROM (SELECT unnest(tags) AS e FROM {totals} "
-                "WHERE sync_id = ?)"
+                "SELECT DISTINCT e.key AS k FROM (SELECT unnest(tags) AS e "
+                f"FROM {totals or 'costs'} WHERE sync_id = ?)"
             )
         else:
             sample = ""
@@ -495,9 +496,9 @@ class DuckCostStore:
             cur = self._db.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
-                totals_tables: int | None = None
+                totals: str | None = None
                 if queries is not None:
-                    total, totals_tables = self._load_queries(
+                    total, totals = self._load_queries(
                         cur, assignment, sync_id, queries, cancelled, progress
                     )
                 else:
@@ -516,13 +517,6 @@ class DuckCostStore:
                         f"DELETE FROM costs WHERE data_source_id = ? AND billed_month IN "
                         f"({marks}) AND sync_id IS DISTINCT FROM ?",
                         [assignment.data_source_id, *covered, sync_id],
-                    )
-                totals = "costs"
-                if totals_tables:
-                    totals = "({})".format(
-                        " UNION ALL ".join(
-                            f"SELECT * FROM {_SYNC_TOTALS}_{n}" for n in range(totals_tables)
-                        )
                     )
                 self._rollup(cur, assignment.data_source_id, covered, totals)
                 result = ReplaceResult(

@@ -223,10 +223,6 @@ class Plan:
     #: The tags column as the file names it (None: the file has none). Its text is added to
     #: `additional_info` under this name in the rows where it is not a JSON object (`batches`).
     tags_column: str | None
-    #: The expressions of `provider_name` and `tags_text` over the source row (`query` reads
-    #: their distinct values first).
-    provider_sql: str = "CAST(NULL AS VARCHAR)"
-    tags_sql: str = "CAST(NULL AS VARCHAR)"
 
 
 OUTPUTS = (
@@ -325,8 +321,6 @@ def plan(
     return Plan(
         sql=f"SELECT\n    {select_list}\nFROM {source}",
         tags_column=tags.name if tags else None,
-        provider_sql=first(*PROVIDER_COLUMNS),
-        tags_sql=tags.text() if tags else "CAST(NULL AS VARCHAR)",
     )
 
 

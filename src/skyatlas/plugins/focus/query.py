@@ -119,8 +119,7 @@ class FileQuery:
                                     {tags_key}, t.unparsed, '}}') END AS additional_info,
                    m.data, m._n
             FROM ({mapping.sql}) m
-            LEFT JOIN {providers} p ON p.raw = m.provider_name
-            LEFT JOIN {tags} t ON t.t = m.tags_text"""
+            {self._lookups()}"""
 
     def totals(self, con: duckdb.DuckDBPyConnection) -> str:
         """The first pass's sums, finished like the rows (after `select`)."""
@@ -132,8 +131,15 @@ class FileQuery:
                    CAST(NULL AS VARCHAR) AS additional_info, CAST(NULL AS VARCHAR) AS data,
                    CAST(0 AS BIGINT) AS _n, m.row_count
             FROM {self._name("totals")} m
-            LEFT JOIN {self._name("providers")} p ON p.raw = m.provider_name
-            LEFT JOIN {self._name("tags")} t ON t.t = m.tags_text"""
+            {self._lookups()}"""
+
+    def _lookups(self) -> str:
+        """The joins of the rows `m` (raw `provider_name` and `tags_text`) with the first
+        pass's normalised providers `p` and parsed tags `t`."""
+        return (
+            f"LEFT JOIN {self._name('providers')} p ON p.raw = m.provider_name "
+            f"LEFT JOIN {self._name('tags')} t ON t.t = m.tags_text"
+        )
 
     def _name(self, part: str) -> str:
         return f"{self._prefix}_{part}"
